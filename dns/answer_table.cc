@@ -1,0 +1,84 @@
+// answer_table.cc: the read side of the answer table: find the precomputed answer for a query.
+// Exact names cost one hash probe; names that do not exist walk up to their closest encloser
+// (RFC 4592 §3.3.1) for a referral, a wildcard or NXDOMAIN.
+#include "dns/answer_table.h"
+
+#include <cstring>
+
+namespace pharos::dns {
+
+namespace {
+constexpr std::uint8_t kWildcardLabel[] = {1, '*'};
+}
+
+const Answer* AnswerTable::answer_at_node(const Node& n, const ParsedQuery& q, Transport t) const {
+  if (n.flags & kDelegated) {
+    // The parent side holds DS at a cut; we serve none, so that is NODATA, not a referral.
+    if ((n.flags & kCut) && q.qtype == rrtype::kDs && !(n.flags & kHasCname))
+      return &answers_[zones_[n.zone].nodata];
+    return &answers_[n.default_answer];
+  }
+  std::uint16_t qtype = q.qtype;
+  if (qtype == rrtype::kAny) {
+    if (n.flags & kHasCname) {
+      qtype = rrtype::kCname;
+    } else if (!(n.flags & kHasData)) {
+      return &answers_[n.default_answer];
+    } else if (t == Transport::kUdp) {
+      return &answers_[any_hinfo_];  // RFC 8482: one synthesized HINFO over UDP
+    } else if (!(n.flags & kAnyTcp)) {
+      return &answers_[n.first_answer];  // a single RRset is the whole of ANY
+    }
+  }
+  const Answer* a = &answers_[n.first_answer];
+  for (const Answer* end = a + n.n_answers; a != end; ++a)
+    if (a->qtype == qtype) return a;
+  return &answers_[n.default_answer];
+}
+
+const Answer* AnswerTable::lookup(const ParsedQuery& q, Transport t) const {
+  const std::int64_t exact = names_.find(q.qname, q.qname_len, q.qname_hash);
+  if (exact != NameSet::kMissing) return answer_at_node(nodes_[static_cast<std::size_t>(exact)], q, t);
+
+  for (std::uint8_t label = 1; label <= q.label_count; ++label) {
+    const std::size_t off = label < q.label_count ? q.label_offsets[label] : q.qname_len - 1u;
+    const std::uint8_t* suffix = q.qname + off;
+    const std::size_t len = q.qname_len - off;
+    const std::int64_t ce = names_.find(suffix, len, hash_name(suffix, len));
+    if (ce == NameSet::kMissing) continue;
+    const Node& encloser = nodes_[static_cast<std::size_t>(ce)];
+    if (encloser.flags & kDelegated) return &answers_[encloser.default_answer];
+    if (encloser.flags & kWildcardChild) {
+      std::uint8_t wild[kMaxNameWire + 2];
+      std::memcpy(wild, kWildcardLabel, sizeof kWildcardLabel);
+      std::memcpy(wild + sizeof kWildcardLabel, suffix, len);
+      const std::size_t wlen = len + sizeof kWildcardLabel;
+      const std::int64_t w = names_.find(wild, wlen, hash_name(wild, wlen));
+      if (w != NameSet::kMissing) return answer_at_node(nodes_[static_cast<std::size_t>(w)], q, t);
+    }
+    return &answers_[zones_[encloser.zone].nxdomain];
+  }
+  return nullptr;
+}
+
+const Answer* AnswerTable::lookup_chaos(const ParsedQuery& q) const {
+  static constexpr std::uint8_t kIdServer[] = {2, 'i', 'd', 6, 's', 'e', 'r', 'v', 'e', 'r', 0};
+  static constexpr std::uint8_t kHostnameBind[] = {8, 'h', 'o', 's', 't', 'n', 'a', 'm', 'e', 4, 'b', 'i', 'n', 'd', 0};
+  static constexpr std::uint8_t kVersionBind[] = {7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0};
+  const std::uint8_t* names[3] = {kIdServer, kHostnameBind, kVersionBind};
+  const std::size_t lens[3] = {sizeof kIdServer, sizeof kHostnameBind, sizeof kVersionBind};
+  for (int i = 0; i < 3; ++i) {
+    if (q.qname_len != lens[i] || std::memcmp(q.qname, names[i], lens[i]) != 0) continue;
+    if (chaos_[i] == 0) return nullptr;
+    if (q.qtype == rrtype::kTxt || q.qtype == rrtype::kAny) return &answers_[chaos_[i] - 1];
+    return &answers_[empty_];
+  }
+  return nullptr;
+}
+
+std::size_t AnswerTable::memory_bytes() const {
+  return names_.memory_bytes() + nodes_.capacity() * sizeof(Node) + answers_.capacity() * sizeof(Answer) +
+         bytes_.capacity() + zones_.capacity() * sizeof(Zone);
+}
+
+}  // namespace pharos::dns

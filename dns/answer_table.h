@@ -1,0 +1,124 @@
+// answer_table.h: immutable (qname, qtype) -> precomputed wire answer; built off the hot path,
+// read lock-free by every DNS worker.
+//
+// Every answer is a ready fragment of RRs (answer, authority and additional sections) whose names
+// are compressed against the question at offset 12. Owners equal to the qname are the constant
+// pointer 0xC00C; other compression targets depend only on the qname's length and are patched
+// per query from a short relocation list, so one fragment serves a name, its wildcard matches and
+// every name below a zone cut alike.
+//
+//   Result<std::unique_ptr<AnswerTable>> t = build_table(zones, options);
+//   const Answer* a = t->lookup(q, Transport::kUdp, &zone_nxdomain);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dns/name_set.h"
+#include "dns/query.h"
+#include "dns/result.h"
+#include "dns/zone.h"
+
+namespace pharos::dns {
+
+enum class Transport : std::uint8_t { kUdp, kTcp };
+
+// Server-wide answer options; they travel with the table so that a reload swaps them together.
+struct TableOptions {
+  std::uint16_t max_udp_payload = kDefaultMaxUdpPayload;
+  // CHAOS TXT answers; empty = REFUSED (hidden by default).
+  std::string id_server;
+  std::string hostname_bind;
+  std::string version_bind;
+  std::string nsid;                 // EDNS NSID payload; empty = not sent
+  std::uint32_t any_hinfo_ttl = 3600;  // TTL of the RFC 8482 HINFO answer to ANY over UDP
+};
+
+// How a relocation entry patches a 2-byte compression pointer in a copied fragment.
+// kind bit 15 = 0: pointer to the qname suffix whose wire length is `value`
+// kind bit 15 = 1: pointer to offset `value` inside the fragment itself
+struct Relocation {
+  std::uint16_t at;      // offset of the pointer inside the fragment
+  std::uint16_t target;  // see above
+};
+inline constexpr std::uint16_t kRelocFragment = 0x8000;
+
+// A precomputed response body (everything after the question).
+struct Answer {
+  std::uint32_t data = 0;       // offset in AnswerTable::bytes(): relocations, then the fragment
+  std::uint16_t len_full = 0;   // fragment bytes with every additional record
+  std::uint16_t len_req = 0;    // fragment bytes without the optional additional records
+  std::uint16_t an = 0, ns = 0, ar_full = 0, ar_req = 0;
+  std::uint16_t qtype = 0;      // key inside a node's answer list
+  std::uint8_t rcode = 0;       // low 5 bits: RCODE; kNotAuthoritative: AA=0 (referrals)
+  std::uint8_t nreloc = 0;
+};
+inline constexpr std::uint8_t kNotAuthoritative = 0x80;
+inline constexpr std::uint8_t kRcodeBits = 0x1F;
+
+class AnswerTable {
+ public:
+  // Finds the answer for a parsed QUERY (class IN or ANY). Returns nullptr when the name is in no
+  // served zone (REFUSED).
+  const Answer* lookup(const ParsedQuery& q, Transport transport) const;
+  // CHAOS TXT for id.server / hostname.bind / version.bind, or nullptr (REFUSED).
+  const Answer* lookup_chaos(const ParsedQuery& q) const;
+
+  const std::uint8_t* bytes() const { return bytes_.data(); }
+  const Relocation* relocations(const Answer& a) const {
+    return reinterpret_cast<const Relocation*>(bytes_.data() + a.data);
+  }
+  const std::uint8_t* fragment(const Answer& a) const {
+    return bytes_.data() + a.data + a.nreloc * sizeof(Relocation);
+  }
+  const TableOptions& options() const { return options_; }
+  std::size_t node_count() const { return nodes_.size(); }
+  const NameSet& names() const { return names_; }
+  std::size_t answer_count() const { return answers_.size(); }
+  std::size_t memory_bytes() const;
+  std::size_t zone_count() const { return zones_.size(); }
+
+ private:
+  friend class TableBuilder;
+
+  struct Node {
+    std::uint32_t first_answer = 0;   // answers_[first_answer, first_answer + n_answers)
+    std::uint32_t default_answer = 0; // NODATA, CNAME-chain default or referral
+    std::uint16_t n_answers = 0;
+    std::uint16_t zone = 0;
+    std::uint8_t flags = 0;
+  };
+  static constexpr std::uint8_t kCut = 0x01;          // delegation point (NS, not apex)
+  static constexpr std::uint8_t kDelegated = 0x02;    // at or below a zone cut: refer
+  static constexpr std::uint8_t kWildcardChild = 0x04; // "*.<this name>" exists
+  static constexpr std::uint8_t kHasCname = 0x08;
+  static constexpr std::uint8_t kHasData = 0x10;      // any RRset at all (not an empty non-terminal)
+  static constexpr std::uint8_t kAnyTcp = 0x20;       // answers_ holds a qtype-ANY entry
+
+  struct Zone {
+    std::uint32_t nxdomain = 0;   // answer index
+    std::uint32_t nodata = 0;
+  };
+
+  const Answer* answer_at_node(const Node& n, const ParsedQuery& q, Transport t) const;
+
+  NameSet names_;                      // node id = name id
+  std::vector<Node> nodes_;
+  std::vector<Answer> answers_;
+  std::vector<std::uint8_t> bytes_;
+  std::vector<Zone> zones_;
+  std::uint32_t any_hinfo_ = 0;        // answer index of the RFC 8482 HINFO
+  std::uint32_t empty_ = 0;            // NOERROR, AA, no records (CHAOS names, other types)
+  std::uint32_t chaos_[3] = {0, 0, 0}; // answer index + 1 for id.server, hostname.bind, version.bind
+  TableOptions options_;
+};
+
+// Builds a table from validated zones, consuming them (their name sets are reused, which keeps
+// the peak memory of a large load low). Nested zones are allowed (the deeper zone wins).
+Result<std::unique_ptr<AnswerTable>> build_table(std::vector<ZoneData>&& zones,
+                                                 const TableOptions& options);
+
+}  // namespace pharos::dns

@@ -1,0 +1,258 @@
+// zone_loader.cc: reads an RFC 1035 master file with ldns, record by record, into ZoneData and
+// checks the rules a served zone must meet. Each ldns_rr is freed as soon as it is copied, so a
+// large zone never exists twice in ldns form.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+// ldns/common.h defines bool and false for C: include it after every C++ header.
+#include <ldns/ldns.h>
+
+#include "dns/wire.h"
+#include "dns/zone.h"
+
+namespace pharos::dns {
+namespace {
+
+struct RdfDeleter {
+  void operator()(ldns_rdf* p) const { ldns_rdf_deep_free(p); }
+};
+struct RrDeleter {
+  void operator()(ldns_rr* p) const { ldns_rr_free(p); }
+};
+struct BufferDeleter {
+  void operator()(ldns_buffer* p) const { ldns_buffer_free(p); }
+};
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
+using RrPtr = std::unique_ptr<ldns_rr, RrDeleter>;
+
+void lowercase(std::uint8_t* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<std::uint8_t>(p[i] | 0x20);
+}
+
+// True if `name` equals `apex` or lies below it (both lowercased wire names).
+bool in_zone(const std::uint8_t* name, std::size_t len, const std::vector<std::uint8_t>& apex) {
+  std::size_t pos = 0;
+  while (len - pos >= apex.size()) {
+    if (len - pos == apex.size()) return std::equal(apex.begin(), apex.end(), name + pos);
+    if (name[pos] == 0) return false;
+    pos += 1 + name[pos];
+  }
+  return false;
+}
+
+std::string type_name(std::uint16_t type) {
+  char* s = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
+  std::string out = s ? s : std::to_string(type);
+  free(s);  // NOLINT: ldns allocates with malloc
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(std::string_view origin, std::string label) {
+    zone_.name = std::string(origin);
+    if (zone_.name.empty() || zone_.name.back() != '.') zone_.name += '.';
+    zone_.file = std::move(label);
+  }
+
+  Result<ZoneData> run(FILE* fp) {
+    if (!name_to_wire(zone_.name, zone_.apex))
+      return Error{zone_.file, "", "zone name \"" + zone_.name + "\" is not a valid domain name"};
+    RdfPtr origin{ldns_dname_new_frm_str(zone_.name.c_str())};
+    RdfPtr prev{ldns_rdf_clone(origin.get())};
+    if (!origin) return Error{zone_.file, "", "cannot parse zone name " + zone_.name};
+    std::unique_ptr<ldns_buffer, BufferDeleter> buf{ldns_buffer_new(512)};
+    std::uint32_t default_ttl = 3600;
+    int line = 0;
+    ldns_rdf* origin_raw = origin.release();
+    ldns_rdf* prev_raw = prev.release();
+    std::optional<Error> error;
+    while (!std::feof(fp) && !error) {
+      const int start_line = line + 1;
+      ldns_rr* raw = nullptr;
+      const ldns_status s = ldns_rr_new_frm_fp_l(&raw, fp, &default_ttl, &origin_raw, &prev_raw, &line);
+      RrPtr rr{raw};
+      switch (s) {
+        case LDNS_STATUS_OK:
+          if (auto e = add(rr.get(), buf.get(), start_line)) error = std::move(e);
+          break;
+        case LDNS_STATUS_SYNTAX_EMPTY:
+        case LDNS_STATUS_SYNTAX_TTL:
+        case LDNS_STATUS_SYNTAX_ORIGIN:
+          break;
+        case LDNS_STATUS_SYNTAX_INCLUDE:
+          error = Error{zone_.file, std::to_string(start_line), "$INCLUDE is not supported"};
+          break;
+        default:
+          error = Error{zone_.file, std::to_string(std::max(start_line, line)), ldns_get_errorstr_by_id(s)};
+      }
+    }
+    ldns_rdf_deep_free(origin_raw);
+    ldns_rdf_deep_free(prev_raw);
+    if (error) return *error;
+    if (auto e = finish()) return *e;
+    return std::move(zone_);
+  }
+
+ private:
+  std::optional<Error> add(ldns_rr* rr, ldns_buffer* buf, int line) {
+    const ldns_rdf* owner = ldns_rr_owner(rr);
+    std::uint8_t name[kMaxNameWire];
+    const std::size_t len = ldns_rdf_size(owner);
+    if (len == 0 || len > kMaxNameWire) return at(line, "owner name is not valid");
+    std::memcpy(name, ldns_rdf_data(owner), len);
+    lowercase(name, len);
+    if (!in_zone(name, len, zone_.apex))
+      return at(line, "owner " + wire_to_name(name, len) + " is outside the zone " + zone_.name);
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) return at(line, "only class IN is served");
+    const auto type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
+    if (type == rrtype::kDname) return at(line, "DNAME is not supported");
+    if (type == rrtype::kOpt || type == rrtype::kTsig || type == rrtype::kTkey ||
+        (type >= rrtype::kIxfr && type <= rrtype::kAny))
+      return at(line, "type " + type_name(type) + " cannot appear in a zone");
+    ldns_buffer_clear(buf);
+    if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK || ldns_buffer_position(buf) > 65535)
+      return at(line, "rdata cannot be encoded");
+    const std::size_t rdlen = ldns_buffer_position(buf);
+    const auto owner_id = zone_.owners.intern(name, len, hash_name(name, len), nullptr);
+    ZoneRr z{};
+    z.owner = owner_id;
+    z.rdata = static_cast<std::uint32_t>(zone_.rdata.size());
+    z.ttl = ldns_rr_ttl(rr);
+    z.type = type;
+    z.rdlength = static_cast<std::uint16_t>(rdlen);
+    z.line = static_cast<std::uint32_t>(line);
+    const std::uint8_t* d = ldns_buffer_begin(buf);
+    zone_.rdata.insert(zone_.rdata.end(), d, d + rdlen);
+    zone_.rrs.push_back(z);
+    return std::nullopt;
+  }
+
+  Error at(std::uint32_t line, std::string msg) const {
+    return Error{zone_.file, std::to_string(line), std::move(msg)};
+  }
+
+  bool same_rdata(const ZoneRr& a, const ZoneRr& b) const {
+    return a.rdlength == b.rdlength &&
+           std::memcmp(zone_.rdata.data() + a.rdata, zone_.rdata.data() + b.rdata, a.rdlength) == 0;
+  }
+
+  // Groups records by owner (counting sort on owner id, stable), then by type inside each owner,
+  // removes duplicates, evens out TTLs and checks the per-name rules.
+  std::optional<Error> finish() {
+    auto& rrs = zone_.rrs;
+    const std::size_t n_owners = zone_.owners.size();
+    std::vector<std::uint32_t> start(n_owners + 1, 0);
+    for (const auto& rr : rrs) ++start[rr.owner + 1];
+    for (std::size_t i = 0; i < n_owners; ++i) start[i + 1] += start[i];
+    std::vector<ZoneRr> sorted(rrs.size());
+    {
+      std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+      for (const auto& rr : rrs) sorted[fill[rr.owner]++] = rr;
+    }
+    rrs.clear();
+    rrs.shrink_to_fit();
+
+    std::vector<ZoneRr> out;
+    out.reserve(sorted.size());
+    bool apex_soa = false, apex_ns = false;
+    const std::int64_t apex_id = zone_.owners.find(zone_.apex.data(), zone_.apex.size(),
+                                                   hash_name(zone_.apex.data(), zone_.apex.size()));
+    for (std::size_t o = 0; o < n_owners; ++o) {
+      auto first = sorted.begin() + start[o], last = sorted.begin() + start[o + 1];
+      std::stable_sort(first, last, [](const ZoneRr& a, const ZoneRr& b) { return a.type < b.type; });
+      const std::size_t group = out.size();
+      bool cname = false, other = false;
+      for (auto it = first; it != last; ++it) {
+        bool dup = false;
+        std::size_t set_start = out.size();
+        while (set_start > group && out[set_start - 1].type == it->type) --set_start;
+        for (std::size_t k = set_start; k < out.size() && !dup; ++k) dup = same_rdata(out[k], *it);
+        if (dup) continue;
+        if (set_start < out.size() && out[set_start].ttl != it->ttl) {
+          const std::uint32_t ttl = std::min(out[set_start].ttl, it->ttl);
+          zone_.warnings.push_back(zone_.file + ":" + std::to_string(it->line) + ": TTL differs within the " +
+                                   type_name(it->type) + " RRset of " + owner_text(o) + "; using " +
+                                   std::to_string(ttl));
+          for (std::size_t k = set_start; k < out.size(); ++k) out[k].ttl = ttl;
+          it->ttl = ttl;
+        }
+        if (it->type == rrtype::kCname) {
+          if (cname) return at(it->line, "more than one CNAME at " + owner_text(o));
+          cname = true;
+        } else {
+          other = true;
+        }
+        if (it->type == rrtype::kSoa) {
+          if (static_cast<std::int64_t>(o) != apex_id) return at(it->line, "SOA outside the zone apex");
+          if (apex_soa) return at(it->line, "more than one SOA at the zone apex");
+          apex_soa = true;
+          if (it->rdlength >= 20) zone_.soa_serial = load_u32(zone_.rdata.data() + it->rdata + it->rdlength - 20);
+        }
+        if (it->type == rrtype::kNs && static_cast<std::int64_t>(o) == apex_id) apex_ns = true;
+        if (cname && other) return at(it->line, "CNAME and other data at " + owner_text(o));
+        out.push_back(*it);
+      }
+    }
+    rrs = std::move(out);
+    if (!apex_soa) return Error{zone_.file, "", "no SOA record at the zone apex " + zone_.name};
+    if (!apex_ns) return Error{zone_.file, "", "no NS records at the zone apex " + zone_.name};
+    zone_.rdata.shrink_to_fit();
+    zone_.owners.shrink();
+    return std::nullopt;
+  }
+
+  std::string owner_text(std::size_t id) const {
+    return wire_to_name(zone_.owners.name(static_cast<std::uint32_t>(id)),
+                        zone_.owners.length(static_cast<std::uint32_t>(id)));
+  }
+
+  ZoneData zone_;
+};
+
+}  // namespace
+
+bool name_to_wire(std::string_view text, std::vector<std::uint8_t>& out) {
+  std::string s(text);
+  if (s.empty()) return false;
+  if (s.back() != '.') s += '.';
+  RdfPtr rdf{ldns_dname_new_frm_str(s.c_str())};
+  if (!rdf) return false;
+  out.assign(ldns_rdf_data(rdf.get()), ldns_rdf_data(rdf.get()) + ldns_rdf_size(rdf.get()));
+  lowercase(out.data(), out.size());
+  return true;
+}
+
+std::string wire_to_name(const std::uint8_t* wire, std::size_t len) {
+  RdfPtr rdf{ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, len, wire)};
+  if (!rdf) return "?";
+  char* s = ldns_rdf2str(rdf.get());
+  std::string out = s ? s : "?";
+  free(s);  // NOLINT: ldns allocates with malloc
+  return out;
+}
+
+Result<ZoneData> load_zone(std::string_view origin, const std::string& path) {
+  std::unique_ptr<FILE, FileCloser> fp{std::fopen(path.c_str(), "r")};
+  if (!fp) return Error{path, "", std::string("cannot open: ") + std::strerror(errno)};
+  return Loader(origin, path).run(fp.get());
+}
+
+Result<ZoneData> load_zone_text(std::string_view origin, std::string_view text, const std::string& label) {
+  std::string copy(text);
+  if (copy.empty()) copy = "\n";  // fmemopen refuses an empty buffer
+  std::unique_ptr<FILE, FileCloser> fp{fmemopen(copy.data(), copy.size(), "r")};
+  if (!fp) return Error{label, "", "cannot read zone text"};
+  return Loader(origin, label).run(fp.get());
+}
+
+}  // namespace pharos::dns
