@@ -1,0 +1,60 @@
+// config.h: the main configuration file (pharos.json), parsed with RapidJSON and validated; every
+// error names the file and a JSON Pointer: `pharos.json: /listen/1: "1.2.3.4:x" is not addr:port`.
+//
+//   Result<Config> c = load_config("/etc/pharos/pharos.json");
+//   if (!c) { log(c.error().to_string()); return 1; }
+//   dns::ServerOptions so = c->server_options();
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/answer_table.h"
+#include "dns/listen_socket.h"
+#include "dns/result.h"
+#include "dns/server.h"
+
+namespace pharos::app {
+
+struct ZoneConfig {
+  std::string name;  // presentation form, always with the trailing dot
+  std::string file;  // resolved: relative paths are taken from the config file's directory
+};
+
+struct TcpConfig {
+  std::uint64_t idle_timeout_ms = 10'000;
+  std::uint64_t message_timeout_ms = 5'000;
+  std::uint32_t max_connections = 1024;  // server-wide
+
+  bool operator==(const TcpConfig&) const = default;
+};
+
+struct Config {
+  std::string file;                         // the path it was read from, as given
+  std::vector<std::string> listen_text;     // as written, for messages
+  std::vector<dns::ListenAddress> listen;
+  unsigned workers = 0;                     // 0 = one per CPU
+  std::vector<ZoneConfig> zones;
+  dns::TableOptions table;                  // edns.max_udp_payload and identity
+  TcpConfig tcp;
+  // Accepted and stored for the GTM side; nothing uses them yet.
+  std::vector<std::string> scenarios;       // resolved like zone files
+  std::string state_dir;                    // resolved like zone files
+  std::optional<std::uint64_t> debounce_ms;
+  std::string control;                      // the "control" value as compact JSON text
+
+  dns::ServerOptions server_options() const;
+};
+
+// Reads and validates `path`.
+Result<Config> load_config(const std::string& path);
+// Validates JSON text; `path` names it in errors and anchors relative file paths.
+Result<Config> parse_config(std::string_view text, const std::string& path);
+
+// "500ms", "2s", "5m", "1h" or a plain number of seconds (JSON number or numeric string).
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text);
+
+}  // namespace pharos::app

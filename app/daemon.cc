@@ -1,0 +1,162 @@
+// daemon.cc: startup, SIGHUP reload on the libuv thread pool, graceful stop, snapshot reclamation.
+#include "app/daemon.h"
+
+#include <signal.h>
+
+#include <string>
+
+#include "app/log.h"
+#include "dns/listen_socket.h"
+
+namespace pharos::app {
+namespace {
+
+// Replaced tables are freed once no worker can hold them; workers leave a snapshot within one
+// batch, so a short period keeps at most a couple of old tables alive after a reload.
+constexpr std::uint64_t kReclaimPeriodMs = 100;
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+void log_outcome(const LoadResult& r) {
+  for (const auto& w : r.warnings) log_warn("zone warning", {{"warning", w}});
+}
+
+}  // namespace
+
+struct Daemon::ReloadJob {
+  uv_work_t req{};
+  Daemon* daemon = nullptr;
+  std::string path;
+  LoadResult result;
+};
+
+int Daemon::run() {
+  LoadResult first = load_everything(config_path_);
+  log_outcome(first);
+  if (!first.loaded) {
+    for (const auto& e : first.errors) log_error("cannot start", {{"error", e.to_string()}});
+    return 1;
+  }
+  Loaded& l = *first.loaded;
+  auto server = dns::Server::create(l.config.server_options());
+  if (!server) {
+    log_error("cannot start", {{"error", server.error().to_string()}});
+    return 1;
+  }
+  server_ = std::move(*server);
+  running_ = l.config;
+  server_->publish(std::move(l.table));
+  server_->start();
+  for (const auto& b : server_->bound()) {
+    const std::string addr = dns::format_address(b.sa());
+    log_info("listening udp " + addr, {{"proto", "udp"}, {"addr", addr}});
+    log_info("listening tcp " + addr, {{"proto", "tcp"}, {"addr", addr}});
+  }
+  log_info("started", {{"zones", std::to_string(l.zone_count)},
+                       {"names", std::to_string(l.name_count)},
+                       {"workers", std::to_string(server_->worker_count())},
+                       {"serials", join(l.serials)}});
+
+  uv_loop_init(&loop_);
+  for (auto [handle, signum] : {std::pair{&sighup_, SIGHUP}, {&sigterm_, SIGTERM}, {&sigint_, SIGINT}}) {
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, &Daemon::on_signal, signum);
+  }
+  uv_timer_init(&loop_, &reclaim_timer_);
+  reclaim_timer_.data = this;
+  uv_timer_start(&reclaim_timer_, &Daemon::on_reclaim, kReclaimPeriodMs, kReclaimPeriodMs);
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+  server_.reset();  // workers are joined; frees every table
+  log_info("stopped");
+  return 0;
+}
+
+void Daemon::on_signal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Daemon*>(s->data);
+  if (signum == SIGHUP) {
+    log_info("reload requested", {{"signal", "SIGHUP"}});
+    self->start_reload();
+    return;
+  }
+  self->stop(signum);
+}
+
+void Daemon::on_reclaim(uv_timer_t* t) { static_cast<Daemon*>(t->data)->server_->reclaim(); }
+
+void Daemon::start_reload() {
+  if (stopping_) return;
+  if (reloading_) {
+    reload_again_ = true;  // the running load may have read the files before this change
+    return;
+  }
+  reloading_ = true;
+  auto* job = new ReloadJob;
+  job->req.data = job;
+  job->daemon = this;
+  job->path = config_path_;
+  if (const int rc = uv_queue_work(&loop_, &job->req, &Daemon::reload_work, &Daemon::reload_done); rc != 0) {
+    delete job;
+    reloading_ = false;
+    log_error("reload failed, still serving the previous data", {{"error", uv_strerror(rc)}});
+  }
+}
+
+// Runs on a libuv thread-pool thread: parsing and building never touch a DNS worker.
+void Daemon::reload_work(uv_work_t* req) {
+  auto* job = static_cast<ReloadJob*>(req->data);
+  job->result = load_everything(job->path);
+}
+
+void Daemon::reload_done(uv_work_t* req, int /*status*/) {
+  std::unique_ptr<ReloadJob> job(static_cast<ReloadJob*>(req->data));
+  Daemon* self = job->daemon;
+  self->reloading_ = false;
+  if (self->stopping_) return;
+  self->apply_reload(std::move(job->result));
+  if (self->reload_again_) {
+    self->reload_again_ = false;
+    self->start_reload();
+  }
+}
+
+void Daemon::apply_reload(LoadResult&& r) {
+  log_outcome(r);
+  if (!r.loaded) {
+    for (const auto& e : r.errors) {
+      log_error("reload failed, still serving the previous data", {{"error", e.to_string()}});
+    }
+    return;
+  }
+  Loaded& l = *r.loaded;
+  // Sockets and threads are created once; say so instead of silently ignoring the change.
+  std::vector<std::string> changed;
+  if (l.config.listen_text != running_.listen_text) changed.push_back("listen");
+  if (l.config.workers != running_.workers) changed.push_back("workers");
+  if (!(l.config.tcp == running_.tcp)) changed.push_back("tcp");
+  if (!changed.empty()) {
+    log_warn("restart needed to apply some changes; the rest is reloaded", {{"keys", join(changed)}});
+  }
+  server_->publish(std::move(l.table));
+  log_info("reloaded", {{"zones", std::to_string(l.zone_count)},
+                        {"names", std::to_string(l.name_count)},
+                        {"serials", join(l.serials)}});
+}
+
+void Daemon::stop(int signum) {
+  if (stopping_) return;
+  stopping_ = true;
+  log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
+  for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
+  // Workers stop accepting and reading at once and get a bounded time to flush TCP answers.
+  server_->stop();
+}
+
+}  // namespace pharos::app

@@ -1,0 +1,39 @@
+// loader.h: one complete load: the config, every zone it names, and the answer table built from
+// them. Used at startup, by --check and by reload; never on the query path.
+//
+//   LoadResult r = load_everything("pharos.json");
+//   for (const Error& e : r.errors) log(e.to_string());
+//   if (r.loaded) server.publish(std::move(r.loaded->table));
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+#include "dns/answer_table.h"
+#include "dns/result.h"
+
+namespace pharos::app {
+
+struct Loaded {
+  Config config;
+  std::unique_ptr<dns::AnswerTable> table;
+  std::size_t zone_count = 0;
+  std::size_t name_count = 0;
+  std::vector<std::string> serials;  // "example.com.=2026112301", for the log
+};
+
+struct LoadResult {
+  std::optional<Loaded> loaded;      // set only when there were no errors at all
+  std::vector<Error> errors;         // the config error, or every bad zone, or the table error
+  std::vector<std::string> warnings; // zone warnings worth logging ("file:line: message")
+};
+
+// All or nothing: any error leaves `loaded` empty. Every zone is tried so that one run reports
+// every broken file.
+LoadResult load_everything(const std::string& config_path);
+
+}  // namespace pharos::app
