@@ -9,8 +9,7 @@
 #include <memory>
 #include <string>
 
-// ldns/common.h defines bool and false for C: include it after every C++ header.
-#include <ldns/ldns.h>
+#include "dns/ldns_compat.h"
 
 #include "dns/wire.h"
 #include "dns/zone.h"
