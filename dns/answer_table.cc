@@ -77,8 +77,8 @@ const Answer* AnswerTable::lookup_chaos(const ParsedQuery& q) const {
 }
 
 std::size_t AnswerTable::memory_bytes() const {
-  return names_.memory_bytes() + nodes_.capacity() * sizeof(Node) + answers_.capacity() * sizeof(Answer) +
-         bytes_.capacity() + zones_.capacity() * sizeof(Zone);
+  return names_.memory_bytes() + nodes_.size() * sizeof(Node) + answers_.size() * sizeof(Answer) +
+         bytes_.size() + zones_.size() * sizeof(Zone);
 }
 
 }  // namespace pharos::dns

@@ -64,14 +64,9 @@ class NameSet {
     if (cap > slots_.size()) rehash(cap);
   }
 
-  // Drops spare capacity once building is done.
-  void shrink() {
-    bytes_.shrink_to_fit();
-    offsets_.shrink_to_fit();
-  }
-
+  // Bytes in use (reserved capacity that was never touched costs no memory).
   std::size_t memory_bytes() const {
-    return bytes_.capacity() + offsets_.capacity() * sizeof(std::uint32_t) + slots_.capacity() * sizeof(Slot);
+    return bytes_.size() + offsets_.size() * sizeof(std::uint32_t) + slots_.size() * sizeof(Slot);
   }
 
  private:

@@ -67,15 +67,13 @@ class TableBuilder {
   Result<std::unique_ptr<AnswerTable>> build() {
     if (auto e = intern_names()) return *e;
     mark_nodes();
+    reserve_answers();
     add_shared_answers();
     for (std::uint32_t z = 0; z < zones_.size(); ++z) add_zone_answers(z);
     for (std::uint32_t id = 0; id < nodes().size(); ++id) {
       if (auto e = add_node_answers(id)) return *e;
     }
     if (error_) return *error_;
-    t_->bytes_.shrink_to_fit();
-    t_->answers_.shrink_to_fit();
-    t_->names_.shrink();
     return std::move(t_);
   }
 
@@ -224,6 +222,18 @@ class TableBuilder {
         n[id].flags |= AnswerTable::kDelegated;
       }
     }
+  }
+
+  // Sizes the answer arrays once from the record counts (an estimate: CNAME chains and
+  // additional sections may still grow them). Reserved but untouched pages cost no memory.
+  void reserve_answers() {
+    std::size_t rrs = 0, rdata = 0;
+    for (const auto& z : zones_) {
+      rrs += z.rrs.size();
+      rdata += z.rdata.size();
+    }
+    t_->answers_.reserve(rrs + nodes().size() / 4 + 64);
+    t_->bytes_.reserve(rdata + 16 * rrs + 4096);
   }
 
   // ---- encoding --------------------------------------------------------------------------

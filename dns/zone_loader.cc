@@ -11,6 +11,7 @@
 
 #include "dns/ldns_compat.h"
 
+#include "dns/master_file.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
 
@@ -63,46 +64,79 @@ class Loader {
     zone_.file = std::move(label);
   }
 
-  Result<ZoneData> run(FILE* fp) {
+  Result<ZoneData> run(std::string_view text) {
     if (!name_to_wire(zone_.name, zone_.apex))
       return Error{zone_.file, "", "zone name \"" + zone_.name + "\" is not a valid domain name"};
-    RdfPtr origin{ldns_dname_new_frm_str(zone_.name.c_str())};
-    RdfPtr prev{ldns_rdf_clone(origin.get())};
-    if (!origin) return Error{zone_.file, "", "cannot parse zone name " + zone_.name};
+    origin_.reset(ldns_dname_new_frm_str(zone_.name.c_str()));
+    if (!origin_) return Error{zone_.file, "", "cannot parse zone name " + zone_.name};
     std::unique_ptr<ldns_buffer, BufferDeleter> buf{ldns_buffer_new(512)};
-    std::uint32_t default_ttl = 3600;
-    int line = 0;
-    ldns_rdf* origin_raw = origin.release();
-    ldns_rdf* prev_raw = prev.release();
+    // Reserve from the line count, an upper bound on records: big reservations are mmapped and
+    // cost nothing until touched, while regrowing a vector copies it and faults every new page.
+    const std::size_t lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+    zone_.rrs.reserve(lines);
+    zone_.rdata.reserve(text.size());
+    zone_.owners.reserve(lines, text.size());
+    std::uint32_t default_ttl = kDefaultTtl;
+    ldns_rdf* prev = nullptr;  // owner of the previous record, for records that omit it
     std::optional<Error> error;
-    while (!std::feof(fp) && !error) {
-      const int start_line = line + 1;
-      ldns_rr* raw = nullptr;
-      const ldns_status s = ldns_rr_new_frm_fp_l(&raw, fp, &default_ttl, &origin_raw, &prev_raw, &line);
-      RrPtr rr{raw};
-      switch (s) {
-        case LDNS_STATUS_OK:
-          if (auto e = add(rr.get(), buf.get(), start_line)) error = std::move(e);
+    MasterFileReader reader(text);
+    for (auto item = reader.next(); item.kind != MasterFileReader::Kind::kEnd && !error; item = reader.next()) {
+      switch (item.kind) {
+        case MasterFileReader::Kind::kError:
+          error = at(item.line, std::string(item.text));
           break;
-        case LDNS_STATUS_SYNTAX_EMPTY:
-        case LDNS_STATUS_SYNTAX_TTL:
-        case LDNS_STATUS_SYNTAX_ORIGIN:
+        case MasterFileReader::Kind::kDirective:
+          error = directive(item.text, item.line, default_ttl);
           break;
-        case LDNS_STATUS_SYNTAX_INCLUDE:
-          error = Error{zone_.file, std::to_string(start_line), "$INCLUDE is not supported"};
+        case MasterFileReader::Kind::kRecord: {
+          ldns_rr* raw = nullptr;
+          const ldns_status s = ldns_rr_new_frm_str(&raw, std::string(item.text).c_str(), default_ttl,
+                                                    origin_.get(), &prev);
+          RrPtr rr{raw};
+          if (s != LDNS_STATUS_OK) error = at(item.line, ldns_get_errorstr_by_id(s));
+          else error = add(rr.get(), buf.get(), item.line);
           break;
-        default:
-          error = Error{zone_.file, std::to_string(std::max(start_line, line)), ldns_get_errorstr_by_id(s)};
+        }
+        case MasterFileReader::Kind::kEnd:
+          break;
       }
     }
-    ldns_rdf_deep_free(origin_raw);
-    ldns_rdf_deep_free(prev_raw);
+    ldns_rdf_deep_free(prev);
     if (error) return *error;
     if (auto e = finish()) return *e;
     return std::move(zone_);
   }
 
  private:
+  static constexpr std::uint32_t kDefaultTtl = 3600;  // when a file has no $TTL (ldns's default too)
+
+  // $ORIGIN and $TTL; $INCLUDE and $GENERATE are refused rather than half-supported.
+  std::optional<Error> directive(std::string_view text, std::uint32_t line, std::uint32_t& default_ttl) {
+    const std::size_t sp = text.find_first_of(" \t");
+    const std::string_view word = text.substr(0, sp);
+    std::string arg(sp == std::string_view::npos ? "" : text.substr(sp));
+    arg.erase(0, arg.find_first_not_of(" \t"));
+    arg.erase(arg.find_last_not_of(" \t") + 1);
+    if (word == "$TTL") {
+      const char* end = nullptr;
+      const std::uint32_t ttl = ldns_str2period(arg.c_str(), &end);
+      if (arg.empty() || end == nullptr || *end != '\0') return at(line, "$TTL needs a TTL, got \"" + arg + "\"");
+      default_ttl = ttl;
+      return std::nullopt;
+    }
+    if (word == "$ORIGIN") {
+      if (arg.empty() || arg.find_first_of(" \t") != std::string::npos) return at(line, "$ORIGIN needs one name");
+      RdfPtr name{ldns_dname_new_frm_str(arg.c_str())};
+      if (!name) return at(line, "$ORIGIN " + arg + " is not a valid name");
+      if (!ldns_dname_str_absolute(arg.c_str()) && ldns_dname_cat(name.get(), origin_.get()) != LDNS_STATUS_OK)
+        return at(line, "$ORIGIN " + arg + " is too long");
+      origin_ = std::move(name);
+      return std::nullopt;
+    }
+    if (word == "$INCLUDE" || word == "$GENERATE") return at(line, std::string(word) + " is not supported");
+    return at(line, "unknown directive " + std::string(word));
+  }
+
   std::optional<Error> add(ldns_rr* rr, ldns_buffer* buf, int line) {
     const ldns_rdf* owner = ldns_rr_owner(rr);
     std::uint8_t name[kMaxNameWire];
@@ -145,44 +179,51 @@ class Loader {
            std::memcmp(zone_.rdata.data() + a.rdata, zone_.rdata.data() + b.rdata, a.rdlength) == 0;
   }
 
-  // Groups records by owner (counting sort on owner id, stable), then by type inside each owner,
-  // removes duplicates, evens out TTLs and checks the per-name rules.
+  // Groups records by owner, then by type inside each owner, removes duplicates, evens out TTLs
+  // and checks the per-name rules. Owner ids are numbered in order of first appearance, so a file
+  // already grouped by owner (the usual case) needs no regrouping; otherwise a stable counting
+  // sort on owner id does it.
   std::optional<Error> finish() {
     auto& rrs = zone_.rrs;
     const std::size_t n_owners = zone_.owners.size();
     std::vector<std::uint32_t> start(n_owners + 1, 0);
     for (const auto& rr : rrs) ++start[rr.owner + 1];
     for (std::size_t i = 0; i < n_owners; ++i) start[i + 1] += start[i];
-    std::vector<ZoneRr> sorted(rrs.size());
-    {
+    const bool grouped = std::is_sorted(rrs.begin(), rrs.end(),
+                                        [](const ZoneRr& a, const ZoneRr& b) { return a.owner < b.owner; });
+    std::vector<ZoneRr> sorted;
+    if (grouped) {
+      sorted = std::move(rrs);
+    } else {
+      sorted.resize(rrs.size());
       std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
       for (const auto& rr : rrs) sorted[fill[rr.owner]++] = rr;
+      std::vector<ZoneRr>().swap(rrs);
     }
-    rrs.clear();
-    rrs.shrink_to_fit();
 
-    std::vector<ZoneRr> out;
-    out.reserve(sorted.size());
+    // Compacts in place: the write position never passes the read position.
+    std::vector<ZoneRr>& out = sorted;
+    std::size_t kept = 0;
     bool apex_soa = false, apex_ns = false;
     const std::int64_t apex_id = zone_.owners.find(zone_.apex.data(), zone_.apex.size(),
                                                    hash_name(zone_.apex.data(), zone_.apex.size()));
     for (std::size_t o = 0; o < n_owners; ++o) {
       auto first = sorted.begin() + start[o], last = sorted.begin() + start[o + 1];
       std::stable_sort(first, last, [](const ZoneRr& a, const ZoneRr& b) { return a.type < b.type; });
-      const std::size_t group = out.size();
+      const std::size_t group = kept;
       bool cname = false, other = false;
       for (auto it = first; it != last; ++it) {
         bool dup = false;
-        std::size_t set_start = out.size();
+        std::size_t set_start = kept;
         while (set_start > group && out[set_start - 1].type == it->type) --set_start;
-        for (std::size_t k = set_start; k < out.size() && !dup; ++k) dup = same_rdata(out[k], *it);
+        for (std::size_t k = set_start; k < kept && !dup; ++k) dup = same_rdata(out[k], *it);
         if (dup) continue;
-        if (set_start < out.size() && out[set_start].ttl != it->ttl) {
+        if (set_start < kept && out[set_start].ttl != it->ttl) {
           const std::uint32_t ttl = std::min(out[set_start].ttl, it->ttl);
           zone_.warnings.push_back(zone_.file + ":" + std::to_string(it->line) + ": TTL differs within the " +
                                    type_name(it->type) + " RRset of " + owner_text(o) + "; using " +
                                    std::to_string(ttl));
-          for (std::size_t k = set_start; k < out.size(); ++k) out[k].ttl = ttl;
+          for (std::size_t k = set_start; k < kept; ++k) out[k].ttl = ttl;
           it->ttl = ttl;
         }
         if (it->type == rrtype::kCname) {
@@ -199,14 +240,13 @@ class Loader {
         }
         if (it->type == rrtype::kNs && static_cast<std::int64_t>(o) == apex_id) apex_ns = true;
         if (cname && other) return at(it->line, "CNAME and other data at " + owner_text(o));
-        out.push_back(*it);
+        out[kept++] = *it;
       }
     }
+    out.resize(kept);
     rrs = std::move(out);
     if (!apex_soa) return Error{zone_.file, "", "no SOA record at the zone apex " + zone_.name};
     if (!apex_ns) return Error{zone_.file, "", "no NS records at the zone apex " + zone_.name};
-    zone_.rdata.shrink_to_fit();
-    zone_.owners.shrink();
     return std::nullopt;
   }
 
@@ -216,6 +256,7 @@ class Loader {
   }
 
   ZoneData zone_;
+  RdfPtr origin_;
 };
 
 }  // namespace
@@ -243,15 +284,15 @@ std::string wire_to_name(const std::uint8_t* wire, std::size_t len) {
 Result<ZoneData> load_zone(std::string_view origin, const std::string& path) {
   std::unique_ptr<FILE, FileCloser> fp{std::fopen(path.c_str(), "r")};
   if (!fp) return Error{path, "", std::string("cannot open: ") + std::strerror(errno)};
-  return Loader(origin, path).run(fp.get());
+  std::string text;
+  char chunk[1 << 16];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, fp.get())) > 0;) text.append(chunk, n);
+  if (std::ferror(fp.get())) return Error{path, "", std::string("cannot read: ") + std::strerror(errno)};
+  return Loader(origin, path).run(text);
 }
 
 Result<ZoneData> load_zone_text(std::string_view origin, std::string_view text, const std::string& label) {
-  std::string copy(text);
-  if (copy.empty()) copy = "\n";  // fmemopen refuses an empty buffer
-  std::unique_ptr<FILE, FileCloser> fp{fmemopen(copy.data(), copy.size(), "r")};
-  if (!fp) return Error{label, "", "cannot read zone text"};
-  return Loader(origin, label).run(fp.get());
+  return Loader(origin, label).run(text);
 }
 
 }  // namespace pharos::dns

@@ -98,3 +98,45 @@ TEST(ZoneLoader, NameConversionRoundTrips) {
 
 }  // namespace
 }  // namespace pharos::dns
+
+namespace pharos::dns {
+namespace {
+
+TEST(ZoneLoader, HandlesOriginAndTtlDirectives) {
+  auto z = load_zone_text("example.com.",
+                          "$TTL 1h\n@ IN SOA ns1 host 1 2 3 4 5\n@ IN NS ns1\n$ORIGIN sub\nwww IN A 192.0.2.1\n"
+                          "$ORIGIN example.com.\n$TTL 60\nlast IN A 192.0.2.2\n",
+                          "t");
+  ASSERT_TRUE(z.ok()) << z.error().to_string();
+  bool sub = false, last = false;
+  for (const auto& rr : z->rrs) {
+    const std::string owner = wire_to_name(z->owners.name(rr.owner), z->owners.length(rr.owner));
+    if (owner == "www.sub.example.com.") sub = rr.ttl == 3600;
+    if (owner == "last.example.com.") last = rr.ttl == 60;
+  }
+  EXPECT_TRUE(sub);
+  EXPECT_TRUE(last);
+}
+
+TEST(ZoneLoader, RegroupsOwnersThatAreNotContiguous) {
+  auto z = load_zone_text("example.com.",
+                          std::string(kHead) + "a IN A 192.0.2.1\nb IN A 192.0.2.2\na IN AAAA ::1\n", "t");
+  ASSERT_TRUE(z.ok());
+  for (std::size_t i = 1; i < z->rrs.size(); ++i) {
+    if (z->rrs[i].owner != z->rrs[i - 1].owner) {
+      for (std::size_t j = i + 1; j < z->rrs.size(); ++j) EXPECT_NE(z->rrs[j].owner, z->rrs[i - 1].owner);
+    }
+  }
+}
+
+TEST(ZoneLoader, RefusesIncludeAndUnknownDirectives) {
+  auto inc = load_zone_text("example.com.", "$INCLUDE other.zone\n", "t");
+  ASSERT_FALSE(inc.ok());
+  EXPECT_EQ(inc.error().to_string(), "t:1: $INCLUDE is not supported");
+  auto unknown = load_zone_text("example.com.", std::string(kHead) + "$FOO bar\n", "t");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().where, "5");
+}
+
+}  // namespace
+}  // namespace pharos::dns
