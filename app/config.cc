@@ -141,7 +141,7 @@ class Reader {
       if (!string(v[i], at, text)) return false;
       dns::ListenAddress a;
       if (!dns::parse_listen_address(text, a)) {
-        return fail(at, in_quotes(text) + " is not addr:port (IPv6 as \"[::1]:53\")");
+        return fail(at, in_quotes(text) + " is not addr:port");
       }
       for (std::size_t j = 0; j < config_.listen.size(); ++j) {
         if (config_.listen[j] == a && a.port() != 0) return fail(at, in_quotes(text) + " is listed twice");

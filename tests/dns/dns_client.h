@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -53,8 +54,10 @@ inline Bytes make_query(std::uint16_t id, std::string_view name, std::uint16_t q
 
 // 2-byte length prefix + message.
 inline Bytes framed(const Bytes& m) {
-  Bytes f = {static_cast<std::uint8_t>(m.size() >> 8), static_cast<std::uint8_t>(m.size())};
-  f.insert(f.end(), m.begin(), m.end());
+  Bytes f(2 + m.size());
+  f[0] = static_cast<std::uint8_t>(m.size() >> 8);
+  f[1] = static_cast<std::uint8_t>(m.size());
+  std::copy(m.begin(), m.end(), f.begin() + 2);
   return f;
 }
 
