@@ -31,6 +31,7 @@ struct IoCounters {
   Counter tcp_idle_timeouts;
   Counter tcp_message_timeouts;
   Counter tcp_bad_length;    // length prefix < 12
+  Counter tcp_dropped;       // the responder dropped a query: connection closed after flushing
   Counter tcp_backpressure;  // times reading paused because unsent output was too large
 };
 

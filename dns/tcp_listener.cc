@@ -31,7 +31,7 @@ struct TcpConnection {
   bool writing = false;
   bool reading = false;
   bool eof = false;        // the client half-closed
-  bool draining = false;   // server shutdown: flush, then close
+  bool draining = false;   // server shutdown or a dropped query: flush, then close
   bool closing = false;
   std::uint64_t last_activity_ms = 0;
   std::uint64_t message_start_ms = 0;
@@ -179,6 +179,12 @@ void TcpListener::on_bytes(TcpConnection& c, const std::uint8_t* data, std::size
     if (used == kClosed) return;
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(used));
   }
+  if (c.draining) {
+    c.in.clear();
+    c.partial_hook.unlink();
+    maybe_finish(c);
+    return;
+  }
   after_input(c, completed, uv_now(ctx_.loop));
 }
 
@@ -196,24 +202,33 @@ std::size_t TcpListener::process(TcpConnection& c, const std::uint8_t* p, std::s
     }
     if (n - off - 2 < len) break;
     if (c.unsent() >= opt_.max_unsent) break;
-    if (section.table() != nullptr) answer(c, *section.table(), p + off + 2, len, now_ms);
-    off += 2 + len;
     completed = true;
+    if (section.table() != nullptr && !answer(c, *section.table(), p + off + 2, len, now_ms)) {
+      // The responder drops what must never be answered (a response sent to us, a FORMERR loop).
+      // Over TCP that peer gets no more service: send what is owed, read nothing more, close.
+      ctx_.counters->tcp_dropped.add();
+      c.draining = true;
+      stop_reading(c);
+      off = n;
+      break;
+    }
+    off += 2 + len;
   }
   flush(c);
   return c.closing ? kClosed : off;
 }
 
-void TcpListener::answer(TcpConnection& c, const AnswerTable& table, const std::uint8_t* msg,
+bool TcpListener::answer(TcpConnection& c, const AnswerTable& table, const std::uint8_t* msg,
                          std::size_t len, std::uint64_t now_ms) {
   ctx_.counters->tcp_queries.add();
   const ClientInfo client{Transport::kTcp, reinterpret_cast<const sockaddr*>(&c.peer), keepalive_100ms_};
   std::uint8_t* frame = answer_buf_.get();
   const std::size_t n = ctx_.responder->respond(table, msg, len, frame + 2, kMaxMessage, client, now_ms);
-  if (n == 0) return;
+  if (n == 0) return false;
   store_u16(frame, static_cast<std::uint16_t>(n));
   auto& out = c.out[c.fill];
   out.insert(out.end(), frame, frame + 2 + n);
+  return true;
 }
 
 // Keeps the timers' lists and the read state in line with what is left in c.in.

@@ -13,6 +13,7 @@
 //  - Backpressure: when a connection's unsent answers exceed max_unsent, we stop reading it (and
 //    stop answering its already-read queries) until the client reads.
 //  - Half-close: queries already read are answered and flushed, then the socket is closed.
+//  - A query the responder drops (QR=1, a FORMERR loop) ends the connection the same way.
 // Timeouts are enforced by one sweep timer per worker walking two lists kept in deadline order,
 // so a connection costs no timer handle and no timer re-arm per query.
 #pragma once
@@ -96,7 +97,8 @@ class TcpListener {
   // Answers every complete frame at p[0, n) it may (backpressure). Returns bytes consumed, or
   // kClosed if the connection was closed.
   std::size_t process(TcpConnection& c, const std::uint8_t* p, std::size_t n, bool& completed);
-  void answer(TcpConnection& c, const AnswerTable& table, const std::uint8_t* msg, std::size_t len,
+  // Appends the answer to c's output. False when the responder drops the query.
+  bool answer(TcpConnection& c, const AnswerTable& table, const std::uint8_t* msg, std::size_t len,
               std::uint64_t now_ms);
   void after_input(TcpConnection& c, bool completed, std::uint64_t now_ms);
   void flush(TcpConnection& c);

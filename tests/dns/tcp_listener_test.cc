@@ -104,6 +104,26 @@ TEST(TcpListener, LengthBelowHeaderSizeClosesConnection) {
   EXPECT_TRUE(answered(s, 1));  // the server stays up
 }
 
+// CONFORMANCE.md #2: a response sent to us is dropped, and over TCP the connection closes; the
+// answer owed to the query before it in the same segment is still delivered.
+TEST(TcpListener, DroppedQueryClosesConnectionAfterEarlierAnswers) {
+  LiveServer s{tcp_options()};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.tcp();
+  Bytes response = make_query(8, "www.example.com", kA);
+  response[2] |= 0x80;  // QR=1
+  Bytes both = framed(make_query(7, "www.example.com", kA));
+  const Bytes second = framed(response);
+  both.insert(both.end(), second.begin(), second.end());
+  ASSERT_TRUE(send_all(c.fd(), both));
+  auto r = tcp_read_message(c.fd());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(parse_response(*r).id, 7);
+  EXPECT_TRUE(wait_closed(c.fd(), 2000));
+  EXPECT_EQ(s.server().worker(0).counters().tcp_dropped.get(), 1u);
+  EXPECT_TRUE(eventually([&] { return open_connections(s) == 0; }));
+}
+
 TEST(TcpListener, HugeLengthWithStalledBodyClosesOnMessageTimeout) {
   LiveServer s{tcp_options(/*idle_ms=*/10'000, /*message_ms=*/150)};
   ASSERT_TRUE(s.ok());
