@@ -127,7 +127,8 @@ TEST_F(Conformance, Row02_ResponseAsQueryDroppedAndTcpClosed) {
   ASSERT_TRUE(t.ok());
   ASSERT_TRUE(t.send_framed(www(next_id(), kQr)));
   std::size_t seen = 0;
-  EXPECT_TRUE(t.wait_closed(kReplyTimeoutMs, &seen)) << "TCP connection not closed after QR=1";
+  // Well inside the 5 s idle timeout of the test config: the close must come from QR=1 itself.
+  EXPECT_TRUE(t.wait_closed(1000, &seen)) << "TCP connection not closed after QR=1";
   EXPECT_EQ(seen, 0u) << "answered QR=1 over TCP";
   expect_still_answers(srv_, true);
 }
@@ -168,6 +169,15 @@ TEST_F(Conformance, Row04_RepeatedFormerrSuppressed) {
   const auto third = c.recv(kReplyTimeoutMs);
   ASSERT_TRUE(third.has_value()) << "FORMERR for a different ID suppressed";
   EXPECT_EQ(Response(*third).id(), other);
+  // Retransmissions of a good query (same ID) are answered every time: only FORMERR is suppressed.
+  const std::uint16_t good = next_id();
+  for (int n = 0; n < 2; ++n) {
+    ASSERT_TRUE(c.send(www(good)));
+    const auto reply = c.recv(kReplyTimeoutMs);
+    ASSERT_TRUE(reply.has_value()) << "retransmission " << n + 1 << " not answered";
+    const Response r2(*reply);
+    expect_header(r2, good, 0, kNoError, kQr | kAa);
+  }
   expect_still_answers(srv_);
 }
 
@@ -279,6 +289,12 @@ TEST_F(Conformance, Row13_RdCopiedRaClear) {
   const std::uint16_t id2 = next_id();
   ASSERT_REPLY(r2, ask(www(id2)));
   expect_header(r2, id2, 0, kNoError, kQr | kAa);
+  const std::uint16_t id3 = next_id();
+  ASSERT_REPLY(nx, ask(build_query(id3, "absent.example.com", rrtype::kA, rrclass::kIn, kRd)));
+  expect_header(nx, id3, 0, kNxDomain, kQr | kAa | kRd);
+  const std::uint16_t id4 = next_id();
+  ASSERT_REPLY(ref, ask(build_query(id4, "www.example.org", rrtype::kA, rrclass::kIn, kRd)));
+  expect_header(ref, id4, 0, kRefused, kQr | kRd);
   // dig asks with RD=1 by default.
   const ToolAnswer d = run_dig(udp(), "www.example.com A");
   EXPECT_EQ(d.status, "NOERROR") << d.output;
@@ -589,6 +605,13 @@ TEST_F(Conformance, Row30_AnyOverUdpMinimalOverTcpFull) {
     expect_header(r, id, 0, kNoError, kQr | kAa);
     expect_question_echo(r, q);
     EXPECT_EQ(r.section_in_order(1), std::vector<std::string>{"www.example.com. 3600 IN HINFO \"RFC8482\" \"\""});
+  }
+  for (const char* name : {"example.com", "x.apps.example.com"}) {
+    SCOPED_TRACE(std::string("ANY over UDP: RFC 8482 HINFO at ") + name);
+    const std::uint16_t id = next_id();
+    ASSERT_REPLY(r, ask(build_query(id, name, rrtype::kAny)));
+    expect_header(r, id, 0, kNoError, kQr | kAa);
+    EXPECT_EQ(r.section_in_order(1), std::vector<std::string>{std::string(name) + ". 3600 IN HINFO \"RFC8482\" \"\""});
   }
   {
     SCOPED_TRACE("ANY over UDP at a CNAME: the CNAME");
@@ -1090,6 +1113,20 @@ TEST_F(Conformance, Row54_TruncationAtPayloadLimit) {
     expect_header(r, id, 0, kNoError, kQr | kAa);
     expect_answer_records(r, big_txt());
     EXPECT_LE(r.size(), 1232u);
+    expect_opt_v0(r);
+  }
+  {
+    SCOPED_TRACE("server max 512 below the client's 4096: TC");
+    ServerOptions o;
+    o.max_udp_payload = 512;
+    const auto small = Server::start(o);
+    ASSERT_NE(small, nullptr);
+    const std::uint16_t id = next_id();
+    const Bytes q = build_query(id, "big.example.com", rrtype::kTxt, rrclass::kIn, 0, opt_with({}, 4096));
+    ASSERT_REPLY(r, udp_exchange(small->udp(), q));
+    expect_header(r, id, 0, kNoError, kQr | kAa | kTc);
+    EXPECT_LE(r.size(), 512u);
+    expect_question_echo(r, q);
     expect_opt_v0(r);
   }
   {

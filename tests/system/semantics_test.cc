@@ -93,6 +93,14 @@ TEST_F(Semantics, ReferralBelowZoneCut) {
   }
 }
 
+TEST_F(Semantics, DsAtZoneCutAnsweredByParent) {
+  // The parent side of a cut is authoritative for DS (RFC 4035 §3.1.4.1): NODATA, not a referral.
+  const std::uint16_t id = next_id();
+  ASSERT_REPLY(r, ask(id, "sub.example.com.", LDNS_RR_TYPE_DS));
+  expect_header(r, id, 0, kNoError, kQr | kAa);
+  expect_negative(r);
+}
+
 TEST_F(Semantics, CnameFollowedInZone) {
   const std::uint16_t id = next_id();
   ASSERT_REPLY(r, ask(id, "web.example.com.", LDNS_RR_TYPE_A));
