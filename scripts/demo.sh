@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# demo.sh: installs what is missing, builds pharosd and runs it on the example data in zones/
+# (127.0.0.1:5353 and [::1]:5353). Stop it with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh release pharosd
+cat <<'MSG'
+
+pharosd is starting on 127.0.0.1:5353 and [::1]:5353 with zones/pharos.json. In another terminal:
+
+  dig @127.0.0.1 -p 5353 www.example.com A
+  dig @127.0.0.1 -p 5353 alias.example.com A        # a CNAME chain followed inside the zone
+  dig @127.0.0.1 -p 5353 anything.apps.example.com  # a wildcard
+  dig @127.0.0.1 -p 5353 host.sub.example.com       # a referral with glue
+
+Edit zones/example.com.zone and reload with:  kill -HUP $(pgrep -n pharosd)
+
+MSG
+cd zones
+exec ../build/release/app/pharosd -c pharos.json
