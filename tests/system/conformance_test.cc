@@ -1423,6 +1423,33 @@ TEST_F(Conformance, Row65_TcpReassemblyAndPipelining) {
     }
   }
   {
+    SCOPED_TRACE("a hundred queries in one write");
+    TcpClient t(tcp());
+    ASSERT_TRUE(t.ok());
+    const std::uint16_t first = next_id();
+    Bytes all;
+    for (int i = 0; i < 100; ++i) {
+      const Bytes m = build_query(static_cast<std::uint16_t>(first + i), i % 2 ? "big.example.com" : "www.example.com",
+                                  i % 2 ? rrtype::kTxt : rrtype::kA);
+      if (i > 0) next_id();
+      put_u16(all, static_cast<std::uint16_t>(m.size()));
+      put_bytes(all, m);
+    }
+    ASSERT_TRUE(t.send_raw(all));
+    std::vector<bool> seen(100, false);
+    for (int n = 0; n < 100; ++n) {
+      auto reply = t.recv_framed(kReplyTimeoutMs);
+      ASSERT_TRUE(reply.has_value()) << "only " << n << " of 100 pipelined answers";
+      const Response r(std::move(*reply));
+      ASSERT_TRUE(r.parsed()) << r.describe();
+      const int i = static_cast<std::uint16_t>(r.id() - first);
+      ASSERT_LT(i, 100) << "unknown ID " << r.id();
+      EXPECT_FALSE(seen[i]) << "ID answered twice";
+      seen[i] = true;
+      EXPECT_EQ(r.section(1), i % 2 ? big_txt() : www_a());
+    }
+  }
+  {
     SCOPED_TRACE("length prefix split from its message");
     TcpClient t(tcp());
     ASSERT_TRUE(t.ok());

@@ -239,6 +239,80 @@ TEST_F(Semantics, QuestionEchoedWithClientCase) {
   for (const auto& rec : r.section_in_order(1)) EXPECT_EQ(to_lower(rec.substr(0, 16)), "www.example.com.");
 }
 
+TEST_F(Semantics, MixedCaseQnamesEverywhere) {
+  // The answer fragments are compressed against the question; with a mixed-case question the
+  // echoed name keeps the client's case and every record still decodes to the right name.
+  struct Case {
+    const char* name;
+    std::uint16_t type;
+    int rcode;
+    std::uint16_t flags;
+    std::vector<std::string> answer, authority;
+  };
+  const Case cases[] = {
+      {"NoPe.ExAmPlE.cOm", rrtype::kA, kNxDomain, kQr | kAa, {}, {negative_soa()}},
+      {"X.aPpS.example.COM", rrtype::kA, kNoError, kQr | kAa, {"x.apps.example.com. 300 IN A 192.0.2.80"}, {}},
+      {"HoSt.SuB.Example.Com", rrtype::kA, kNoError, kQr, {}, kSubReferral},
+      {"ALIAS.EXAMPLE.COM", rrtype::kA, kNoError, kQr | kAa,
+       {"alias.example.com. 300 IN CNAME web.example.com.", "web.example.com. 300 IN CNAME www.example.com.",
+        "www.example.com. 300 IN A 192.0.2.10", "www.example.com. 300 IN A 192.0.2.11"}, {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::uint16_t id = next_id();
+    const Bytes q = build_query(id, c.name, c.type);
+    ASSERT_REPLY(r, udp_exchange(srv_->udp(), q));
+    expect_header(r, id, 0, c.rcode, c.flags);
+    expect_question_echo(r, q);
+    std::vector<std::string> lower_answer, lower_auth;
+    for (const auto& rec : r.section(1)) lower_answer.push_back(to_lower(rec));
+    for (const auto& rec : r.section(2)) lower_auth.push_back(to_lower(rec));
+    std::vector<std::string> want_answer, want_auth;
+    for (const auto& rec : c.answer) want_answer.push_back(to_lower(rec));
+    for (const auto& rec : c.authority) want_auth.push_back(to_lower(rec));
+    for (auto* v : {&lower_answer, &lower_auth, &want_answer, &want_auth}) std::sort(v->begin(), v->end());
+    EXPECT_EQ(lower_answer, want_answer);
+    if (!c.authority.empty() || c.rcode != kNoError) {
+      EXPECT_EQ(lower_auth, want_auth);
+    }
+  }
+}
+
+TEST_F(Semantics, LongQnamesCompressCorrectly) {
+  // 255-octet names: compression targets inside the qname sit at offsets up to ~260.
+  const std::string l63(63, 'q');
+  {
+    SCOPED_TRACE("wildcard");
+    const std::string name = l63 + "." + l63 + "." + l63 + "." + std::string(44, 'w') + ".apps.example.com";
+    const std::uint16_t id = next_id();
+    const Bytes q = build_query(id, name, rrtype::kA);
+    ASSERT_EQ(q.size(), 12u + 255 + 4);
+    ASSERT_REPLY(r, udp_exchange(srv_->udp(), q));
+    expect_header(r, id, 0, kNoError, kQr | kAa);
+    expect_question_echo(r, q);
+    expect_answer_records(r, {name + ". 300 IN A 192.0.2.80"});
+  }
+  {
+    SCOPED_TRACE("referral");
+    const std::string name = l63 + "." + l63 + "." + l63 + "." + std::string(45, 'r') + ".sub.example.com";
+    const std::uint16_t id = next_id();
+    const Bytes q = build_query(id, name, rrtype::kA);
+    ASSERT_EQ(q.size(), 12u + 255 + 4);
+    ASSERT_REPLY(r, udp_exchange(srv_->udp(), q));
+    expect_header(r, id, 0, kNoError, kQr);
+    EXPECT_EQ(r.section(2), kSubReferral);
+    EXPECT_EQ(r.section(3), kSubGlue);
+  }
+  {
+    SCOPED_TRACE("NXDOMAIN");
+    const std::string name = l63 + "." + l63 + "." + l63 + "." + std::string(49, 'n') + ".example.com";
+    const std::uint16_t id = next_id();
+    ASSERT_REPLY(r, udp_exchange(srv_->udp(), build_query(id, name, rrtype::kA)));
+    expect_header(r, id, 0, kNxDomain, kQr | kAa);
+    expect_negative(r);
+  }
+}
+
 TEST_F(Semantics, NameOutsideServedZonesRefused) {
   for (const char* name : {"www.example.org.", "example.net.", "com."}) {
     SCOPED_TRACE(name);
