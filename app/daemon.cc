@@ -1,6 +1,7 @@
 // daemon.cc: startup, SIGHUP reload on the libuv thread pool, graceful stop, snapshot reclamation.
 #include "app/daemon.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <string>
@@ -35,6 +36,14 @@ struct Daemon::ReloadJob {
 };
 
 int Daemon::run() {
+  // Hold the control signals until their handlers exist: a SIGTERM during startup then stops us
+  // gracefully instead of killing the process, and a SIGHUP is not lost. Worker threads are
+  // created meanwhile and inherit the mask (they block every signal anyway).
+  sigset_t control;
+  sigemptyset(&control);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&control, s);
+  pthread_sigmask(SIG_BLOCK, &control, nullptr);
+
   LoadResult first = load_everything(config_path_);
   log_outcome(first);
   if (!first.loaded) {
@@ -70,6 +79,7 @@ int Daemon::run() {
   uv_timer_init(&loop_, &reclaim_timer_);
   reclaim_timer_.data = this;
   uv_timer_start(&reclaim_timer_, &Daemon::on_reclaim, kReclaimPeriodMs, kReclaimPeriodMs);
+  pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);

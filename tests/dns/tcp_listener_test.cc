@@ -290,5 +290,39 @@ TEST(TcpListener, GracefulStopClosesIdleConnectionsPromptly) {
   EXPECT_TRUE(wait_closed(c.fd(), 1000));
 }
 
+// A client that never reads its answers cannot hold a stopping server for longer than the drain
+// bound: its connection is closed with the answers unsent. 20000 large answers (~14 MB) cannot
+// all fit in kernel buffers, so the write stays pending until the drain timer fires.
+TEST(TcpListener, GracefulStopIsBoundedByDrainTimeout) {
+  dns::ServerOptions o = tcp_options();
+  o.drain_timeout_ms = 200;
+  LiveServer s{o};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.tcp();
+  int small = 4096;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  Bytes all;
+  for (int i = 0; i < 20000; ++i) {
+    const Bytes f = framed(make_query(static_cast<std::uint16_t>(i), "big.example.com", kTxt));
+    all.insert(all.end(), f.begin(), f.end());
+  }
+  std::size_t sent = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (s.server().worker(0).counters().tcp_backpressure.get() == 0 && sent < all.size() &&
+         Clock::now() < deadline) {
+    // Large sends: one server read then holds far more than 64 KiB worth of answers.
+    const ssize_t w = send(c.fd(), all.data() + sent, all.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) sent += static_cast<std::size_t>(w);
+    wait_readable(c.fd(), 1);  // never read: just pace the loop
+  }
+  ASSERT_TRUE(eventually([&] { return s.server().worker(0).counters().tcp_backpressure.get() > 0; }));
+  const auto start = Clock::now();
+  s.server().stop();
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(150));  // it did wait for the answers to drain
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_EQ(open_connections(s), 0u);
+}
+
 }  // namespace
 }  // namespace pharos::test
