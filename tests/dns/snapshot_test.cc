@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -91,6 +92,7 @@ TEST(Snapshot, ConcurrentReadersAndWriterStayConsistent) {
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> reads{0};
   std::atomic<int> errors{0};
+  std::atomic<std::size_t> started{0};
 
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < kReaders; ++i) {
@@ -98,6 +100,7 @@ TEST(Snapshot, ConcurrentReadersAndWriterStayConsistent) {
       SnapshotReader& r = pub.reader(i);
       std::uint16_t last = 0;
       std::uint64_t n = 0;
+      started.fetch_add(1);
       // Bounded: stops when the writer is done, and never runs more than 50M rounds.
       while (!done.load(std::memory_order_acquire) && n < 50'000'000) {
         ReadSection s{r};
@@ -110,6 +113,9 @@ TEST(Snapshot, ConcurrentReadersAndWriterStayConsistent) {
       reads.fetch_add(n);
     });
   }
+  // Publish only once every reader runs, so the two sides really overlap (bounded wait).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (started.load() < kReaders && std::chrono::steady_clock::now() < until) std::this_thread::yield();
   for (std::uint16_t g = 2; g <= kPublishes; ++g) {
     pub.publish(table_gen(g));
     pub.reclaim();
