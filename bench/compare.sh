@@ -3,15 +3,17 @@
 # each server with one worker pinned to CPU 0 and dnsperf pinned to CPU 1; reports completed
 # queries, queries/s, lost queries and the server's CPU time per query. See bench/README.md.
 #
-#   bench/compare.sh [-l SECONDS] [-c CLIENTS] [-q OUTSTANDING] [-Q MAXQPS] [-w WARMUP_SECONDS]
-#                    [-n NAMES] [-s "pharosd knot nsd gdnsd"] [-p BASEPORT] [-o OUT.md] [-e] [-k]
+#   bench/compare.sh [-l SECONDS] [-R REPEATS] [-c CLIENTS] [-q OUTSTANDING] [-Q MAXQPS]
+#                    [-w WARMUP_SECONDS] [-n NAMES] [-s "pharosd knot nsd gdnsd"] [-p BASEPORT]
+#                    [-o OUT.md] [-e] [-k]
 #
-#   -l  seconds of load per server (default 10)        -c  dnsperf clients (default 1)
-#   -q  outstanding queries (default 100)              -Q  cap on queries/s (default: none)
-#   -w  warm-up seconds before measuring (default 1)   -n  owner names in the zone (default 10000)
-#   -s  servers to run, in order (default all four)    -p  first port (default 15300, +1 per server)
+#   -l  seconds of load per server and run (10)        -R  runs of the whole round (1); the table
+#   -c  dnsperf clients (1)                                shows each server's median run
+#   -q  outstanding queries (100)                      -Q  cap on queries/s (default: none)
+#   -w  warm-up seconds before measuring (1)           -n  owner names in the zone (10000)
+#   -s  servers, in this order (all four)              -p  first port (15300, +1 per server)
 #   -o  also write the markdown report to OUT.md       -e  send EDNS0 (dnsperf -e, dig +edns)
-#   -k  keep the work directory (configs, logs, zone)
+#   -k  keep the work directory (configs, logs, zone, dnsperf output)
 #
 # Environment: PHAROSD (default build/release/app/pharosd), SERVER_CPU (0), CLIENT_CPU (1).
 # Needs: scripts/install-deps.sh --bench. Loopback only; every loop is bounded; not run by CI.
@@ -22,21 +24,22 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH_DIR/servers.sh"
 
 cmdline="bench/compare.sh $*"
-duration=10 clients=1 outstanding=100 maxqps="" warmup=1 names=10000 servers=$ALL_SERVERS
+duration=10 repeats=1 clients=1 outstanding=100 maxqps="" warmup=1 names=10000 servers=$ALL_SERVERS
 baseport=15300 outfile="" edns=0 keep=0
-while getopts "l:c:q:Q:w:n:s:p:o:ek" opt; do
+while getopts "l:R:c:q:Q:w:n:s:p:o:ek" opt; do
   case "$opt" in
-    l) duration=$OPTARG ;; c) clients=$OPTARG ;; q) outstanding=$OPTARG ;; Q) maxqps=$OPTARG ;;
-    w) warmup=$OPTARG ;; n) names=$OPTARG ;; s) servers=$OPTARG ;; p) baseport=$OPTARG ;;
-    o) outfile=$OPTARG ;; e) edns=1 ;; k) keep=1 ;;
+    l) duration=$OPTARG ;; R) repeats=$OPTARG ;; c) clients=$OPTARG ;; q) outstanding=$OPTARG ;;
+    Q) maxqps=$OPTARG ;; w) warmup=$OPTARG ;; n) names=$OPTARG ;; s) servers=$OPTARG ;;
+    p) baseport=$OPTARG ;; o) outfile=$OPTARG ;; e) edns=1 ;; k) keep=1 ;;
     *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
-for v in duration clients outstanding warmup names baseport; do
+for v in duration repeats clients outstanding warmup names baseport; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "compare.sh: $v must be a whole number" >&2; exit 2; }
 done
 [ -z "$maxqps" ] || [[ $maxqps =~ ^[0-9]+$ ]] || { echo "compare.sh: -Q must be a number" >&2; exit 2; }
 [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || { echo "compare.sh: -l must be 1..600" >&2; exit 2; }
+[ "$repeats" -ge 1 ] && [ "$repeats" -le 20 ] || { echo "compare.sh: -R must be 1..20" >&2; exit 2; }
 for t in dnsperf dig taskset python3; do
   command -v "$t" >/dev/null || { echo "compare.sh: $t missing (scripts/install-deps.sh --bench)" >&2; exit 1; }
 done
@@ -73,79 +76,107 @@ signature() {
   done < "$samples"
 }
 
-declare -A R_DONE R_QPS R_LOST R_LAT R_CPU R_CPUQ R_MATCH R_NOTE R_RCODES R_VER
+# Results, keyed "server,run".
+declare -A R_DONE R_QPS R_LOST R_LAT R_CPU R_CPUQ R_RCODES
+declare -A NOTE MATCH VER PORT
 ref_sig="" ref_name=""
-port=$baseport
-for srv in $servers; do
-  R_NOTE[$srv]=""
-  port=$((port + 1))
-  if ! srv_available "$srv"; then
-    bench_log "$srv: not installed / not built; skipped"
-    R_NOTE[$srv]="not available"; continue
-  fi
-  R_VER[$srv]=$(srv_version "$srv")
-  if ! port_free "$port"; then
-    bench_log "$srv: port $port already in use; skipped"
-    R_NOTE[$srv]="port $port busy"; continue
-  fi
-  srv_setup "$srv" "$work" "$port" "$origin" "$zonefile" || { R_NOTE[$srv]="setup failed"; continue; }
+
+# run_one SERVER RUN: start, (first run: check answers), warm up, measure, stop.
+run_one() {
+  local srv=$1 run=$2 port=${PORT[$1]} key="$1,$2" c0 c1 rc alive ticks out dir
+  srv_setup "$srv" "$work/run$run" "$port" "$origin" "$zonefile" || { NOTE[$srv]="setup failed"; return; }
+  dir=$SRV_DIR
   srv_start "$srv"
-  probe_name=$(head -1 "$samples" | cut -d' ' -f1) probe_type=$(head -1 "$samples" | cut -d' ' -f2)
+  local probe_name probe_type
+  read -r probe_name probe_type < "$samples"
   if ! srv_wait_answer "$port" "$probe_name" "$probe_type" 60 >/dev/null || ! srv_alive; then
     bench_log "$srv: did not start or does not answer; its log:"
     srv_logs >&2
     srv_stop
-    R_NOTE[$srv]="did not start (log above)"; continue
+    NOTE[$srv]="did not start (run $run; log in the output)"; return
   fi
 
-  # Same work check: every sample query must get the same response as from the first server.
-  signature "$port" > "$SRV_DIR/signature.txt"
-  if [ -z "$ref_name" ]; then
-    ref_name=$srv ref_sig=$SRV_DIR/signature.txt
-    R_MATCH[$srv]="reference"
-    bench_log "$srv: sample responses (the reference for the others):"
-    sed 's/^/    /' "$ref_sig" >&2
-  elif diff -q "$ref_sig" "$SRV_DIR/signature.txt" >/dev/null; then
-    R_MATCH[$srv]="yes"
-  else
-    R_MATCH[$srv]="**no**"
-    bench_log "$srv: responses differ from $ref_name (< $ref_name, > $srv):"
-    diff "$ref_sig" "$SRV_DIR/signature.txt" | sed 's/^/    /' >&2
+  if [ -z "${MATCH[$srv]:-}" ]; then
+    # Same work check: every sample query must get the same response as from the first server.
+    signature "$port" > "$dir/signature.txt"
+    if [ -z "$ref_name" ]; then
+      ref_name=$srv ref_sig=$dir/signature.txt
+      MATCH[$srv]="reference"
+      bench_log "$srv: sample responses (the reference for the others):"
+      sed 's/^/    /' "$ref_sig" >&2
+    elif diff -q "$ref_sig" "$dir/signature.txt" >/dev/null; then
+      MATCH[$srv]="yes"
+    else
+      MATCH[$srv]="**no**"
+      bench_log "$srv: responses differ from $ref_name (< $ref_name, > $srv):"
+      diff "$ref_sig" "$dir/signature.txt" | sed 's/^/    /' >&2
+    fi
   fi
 
   if [ "$warmup" -gt 0 ]; then
     taskset -c "$CLIENT_CPU" timeout $((warmup + 30)) dnsperf "${perf_args[@]}" -p "$port" -l "$warmup" \
-      > "$SRV_DIR/warmup.txt" 2>&1
+      > "$dir/warmup.txt" 2>&1
   fi
   c0=$(tree_cpu_ticks "$SRV_PID")
   taskset -c "$CLIENT_CPU" timeout $((duration + 60)) dnsperf "${perf_args[@]}" -p "$port" \
-    > "$SRV_DIR/dnsperf.txt" 2>&1
+    > "$dir/dnsperf.txt" 2>&1
   rc=$?
   c1=$(tree_cpu_ticks "$SRV_PID")
   alive=1; srv_alive || alive=0
   srv_stop
   if [ "$alive" -eq 0 ]; then
-    bench_log "$srv: died during the run; its log:"
+    bench_log "$srv: died during run $run; its log:"
     srv_logs >&2
-    R_NOTE[$srv]="died during the run"
+    NOTE[$srv]="died during run $run"
   fi
-  [ "$rc" -eq 0 ] || { bench_log "$srv: dnsperf exit $rc"; cat "$SRV_DIR/dnsperf.txt" >&2; }
+  [ "$rc" -eq 0 ] || { bench_log "$srv: dnsperf exit $rc"; cat "$dir/dnsperf.txt" >&2; }
 
-  out=$SRV_DIR/dnsperf.txt
-  R_DONE[$srv]=$(awk '/Queries completed:/ {print $3}' "$out")
-  R_LOST[$srv]=$(awk '/Queries lost:/ {print $3}' "$out")
-  R_QPS[$srv]=$(awk '/Queries per second:/ {printf "%.0f", $4}' "$out")
-  R_LAT[$srv]=$(awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$out")
-  R_RCODES[$srv]=$(sed -n 's/^ *Response codes: *//p' "$out" | sed 's/ ([0-9.]*%)//g')
+  out=$dir/dnsperf.txt
+  R_DONE[$key]=$(awk '/Queries completed:/ {print $3}' "$out")
+  R_LOST[$key]=$(awk '/Queries lost:/ {print $3}' "$out")
+  R_QPS[$key]=$(awk '/Queries per second:/ {printf "%.0f", $4}' "$out")
+  R_LAT[$key]=$(awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$out")
+  R_RCODES[$key]=$(sed -n 's/^ *Response codes: *//p' "$out" | sed 's/ ([0-9.]*%)//g')
   ticks=$((c1 - c0))
-  R_CPU[$srv]=$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
-  if [ -n "${R_DONE[$srv]}" ] && [ "${R_DONE[$srv]}" -gt 0 ]; then
-    R_CPUQ[$srv]=$(awk -v t="$ticks" -v h="$CLK_TCK" -v n="${R_DONE[$srv]}" 'BEGIN {printf "%.3f", t / h * 1e6 / n}')
+  R_CPU[$key]=$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
+  if [ -n "${R_DONE[$key]}" ] && [ "${R_DONE[$key]}" -gt 0 ]; then
+    R_CPUQ[$key]=$(awk -v t="$ticks" -v h="$CLK_TCK" -v n="${R_DONE[$key]}" 'BEGIN {printf "%.3f", t / h * 1e6 / n}')
   else
-    R_CPUQ[$srv]=""
+    R_CPUQ[$key]=""
     bench_log "$srv: no completed queries"; cat "$out" >&2
   fi
-  bench_log "$srv: completed=${R_DONE[$srv]:-?} qps=${R_QPS[$srv]:-?} lost=${R_LOST[$srv]:-?} cpu=${R_CPU[$srv]}s cpu/query=${R_CPUQ[$srv]:-?}us"
+  bench_log "$srv run $run: completed=${R_DONE[$key]:-?} qps=${R_QPS[$key]:-?} lost=${R_LOST[$key]:-?} cpu=${R_CPU[$key]}s cpu/query=${R_CPUQ[$key]:-?}us"
+}
+
+port=$baseport
+for srv in $servers; do
+  port=$((port + 1)) PORT[$srv]=$port NOTE[$srv]=""
+  if ! srv_available "$srv"; then
+    bench_log "$srv: not installed / not built; skipped"; NOTE[$srv]="not available"; continue
+  fi
+  VER[$srv]=$(srv_version "$srv")
+done
+for ((run = 1; run <= repeats; run++)); do
+  for srv in $servers; do
+    [ -n "${NOTE[$srv]}" ] && continue
+    if ! port_free "${PORT[$srv]}"; then
+      bench_log "$srv: port ${PORT[$srv]} already in use; skipped"; NOTE[$srv]="port ${PORT[$srv]} busy"; continue
+    fi
+    run_one "$srv" "$run"
+  done
+done
+
+# MEDRUN[srv]: the run with the median CPU/query (the lower middle one for an even count).
+declare -A MEDRUN ALLCPUQ
+for srv in $servers; do
+  list=""
+  for ((run = 1; run <= repeats; run++)); do
+    [ -n "${R_CPUQ[$srv,$run]:-}" ] && list="$list${R_CPUQ[$srv,$run]} $run"$'\n'
+  done
+  [ -n "$list" ] || continue
+  n=$(grep -c . <<<"$list")
+  MEDRUN[$srv]=$(sort -g <<<"$list" | grep . | sed -n "$(((n + 1) / 2))p" | cut -d' ' -f2)
+  ALLCPUQ[$srv]=$(grep . <<<"$list" | cut -d' ' -f1 | paste -sd ' ')
 done
 
 # ---- the report
@@ -153,33 +184,41 @@ done
   echo "Command: \`$cmdline\`"
   echo
   echo "Load: \`taskset -c $CLIENT_CPU dnsperf ${perf_args[*]//$work\/data\//} -p PORT\` against each server in turn," \
-       "server under \`taskset -c $SERVER_CPU\`, one worker each; warm-up ${warmup} s (not counted)."
-  echo "Zone: $origin, $names owner names + MX targets (A, AAAA, CNAME, MX, TXT); queries: $(wc -l < "$queries") lines," \
+       "server under \`taskset -c $SERVER_CPU\`, one worker each; ${warmup} s warm-up (not counted); $repeats run(s) per server, interleaved" \
+       "$([ "$repeats" -gt 1 ] && echo "(the row is each server's median run by CPU/query)")."
+  echo "Zone: $origin, $names owner names (A, AAAA, CNAME, MX, TXT); queries: $(wc -l < "$queries") lines," \
        "$(grep -c '^nx' "$queries") NXDOMAIN. CPU/query = (utime+stime of the server's processes during the run) / completed."
   echo
   echo "| server | version | completed | lost | queries/s | avg latency (ms) | server CPU (s) | CPU/query (µs) | CPU/query vs pharosd | same answers | response codes |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
-  base=${R_CPUQ[pharosd]:-}
+  base=""
+  [ -n "${MEDRUN[pharosd]:-}" ] && base=${R_CPUQ[pharosd,${MEDRUN[pharosd]}]}
   for srv in $servers; do
-    if [ -n "${R_NOTE[$srv]}" ] && [ -z "${R_DONE[$srv]:-}" ]; then
-      echo "| $srv | ${R_VER[$srv]:-} | — | — | — | — | — | — | — | — | ${R_NOTE[$srv]} |"
+    m=${MEDRUN[$srv]:-}
+    if [ -z "$m" ]; then
+      echo "| $srv | ${VER[$srv]:-} | — | — | — | — | — | — | — | ${MATCH[$srv]:-—} | ${NOTE[$srv]:-no result} |"
       continue
     fi
+    k="$srv,$m"
     ratio="—"
-    if [ -n "$base" ] && [ -n "${R_CPUQ[$srv]:-}" ]; then
-      ratio=$(awk -v a="${R_CPUQ[$srv]}" -v b="$base" 'BEGIN {if (b > 0) printf "%.2f×", a / b; else print "—"}')
-    fi
-    note=${R_RCODES[$srv]:-}
-    [ -n "${R_NOTE[$srv]}" ] && note="$note; ${R_NOTE[$srv]}"
-    echo "| $srv | ${R_VER[$srv]} | ${R_DONE[$srv]:-?} | ${R_LOST[$srv]:-?} | ${R_QPS[$srv]:-?} | ${R_LAT[$srv]:-?} | ${R_CPU[$srv]:-?} | ${R_CPUQ[$srv]:-?} | $ratio | ${R_MATCH[$srv]:-—} | $note |"
+    [ -n "$base" ] && ratio=$(awk -v a="${R_CPUQ[$k]}" -v b="$base" 'BEGIN {if (b > 0) printf "%.2f×", a / b; else print "—"}')
+    note=${R_RCODES[$k]:-}
+    [ -n "${NOTE[$srv]}" ] && note="$note; ${NOTE[$srv]}"
+    echo "| $srv | ${VER[$srv]} | ${R_DONE[$k]:-?} | ${R_LOST[$k]:-?} | ${R_QPS[$k]:-?} | ${R_LAT[$k]:-?} | ${R_CPU[$k]:-?} | ${R_CPUQ[$k]:-?} | $ratio | ${MATCH[$srv]:-—} | $note |"
   done
   echo
   echo "\"CPU/query vs pharosd\" is the server's CPU/query divided by pharosd's: above 1× the server spends more CPU per query than pharosd."
+  if [ "$repeats" -gt 1 ]; then
+    echo
+    echo "CPU/query of every run (µs), in run order:"
+    for srv in $servers; do [ -n "${ALLCPUQ[$srv]:-}" ] && echo "- $srv: ${ALLCPUQ[$srv]}"; done
+  fi
   if [ -n "$base" ]; then
     slower=""
     for srv in $servers; do
-      [ "$srv" = pharosd ] || [ -z "${R_CPUQ[$srv]:-}" ] && continue
-      awk -v a="${R_CPUQ[$srv]}" -v b="$base" 'BEGIN {exit !(a <= b)}' && slower="$slower $srv (${R_CPUQ[$srv]} µs)"
+      [ "$srv" = pharosd ] || [ -z "${MEDRUN[$srv]:-}" ] && continue
+      c=${R_CPUQ[$srv,${MEDRUN[$srv]}]}
+      awk -v a="$c" -v b="$base" 'BEGIN {exit !(a <= b)}' && slower="$slower $srv ($c µs)"
     done
     echo
     if [ -z "$slower" ]; then echo "Target (pharosd CPU/query lower than every other server): **met**."
