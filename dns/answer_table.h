@@ -7,8 +7,8 @@
 // per query from a short relocation list, so one fragment serves a name, its wildcard matches and
 // every name below a zone cut alike.
 //
-//   Result<std::unique_ptr<AnswerTable>> t = build_table(zones, options);
-//   const Answer* a = t->lookup(q, Transport::kUdp, &zone_nxdomain);
+//   Result<std::unique_ptr<AnswerTable>> t = build_table(std::move(zones), options);
+//   const Answer* a = (*t)->lookup(parsed_query, Transport::kUdp);  // nullptr: not our zone
 #pragma once
 
 #include <cstddef>
