@@ -16,6 +16,7 @@
 #include "dns/listen_socket.h"
 #include "dns/result.h"
 #include "dns/server.h"
+#include "scenario/json_reader.h"
 
 namespace pharos::app {
 
@@ -55,6 +56,6 @@ Result<Config> load_config(const std::string& path);
 Result<Config> parse_config(std::string_view text, const std::string& path);
 
 // "500ms", "2s", "5m", "1h" or a plain number of seconds (JSON number or numeric string).
-std::optional<std::uint64_t> parse_duration_ms(std::string_view text);
+using scenario::parse_duration_ms;
 
 }  // namespace pharos::app
