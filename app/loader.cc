@@ -28,6 +28,8 @@ LoadResult load_everything(const std::string& config_path) {
     serials.push_back(z.name + "=" + std::to_string(data->soa_serial));
     zones.push_back(std::move(*data));
   }
+  Result<scenario::ScenarioConfig> scenarios = scenario::load_scenario_files(config->scenarios);
+  if (!scenarios) r.errors.push_back(scenarios.error());
   if (!r.errors.empty()) return r;
 
   const std::size_t zone_count = zones.size();
@@ -47,6 +49,7 @@ LoadResult load_everything(const std::string& config_path) {
   l.table = std::move(*table);
   l.zone_count = zone_count;
   l.serials = std::move(serials);
+  l.scenarios = std::move(*scenarios);
   r.loaded = std::move(l);
   return r;
 }

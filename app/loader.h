@@ -1,5 +1,5 @@
-// loader.h: one complete load: the config, every zone it names, and the answer table built from
-// them. Used at startup, by --check and by reload; never on the query path.
+// loader.h: one complete load: the config, every zone and scenario file it names, and the answer
+// table built from them. Used at startup, by --check and by reload; never on the query path.
 //
 //   LoadResult r = load_everything("pharos.json");
 //   for (const Error& e : r.errors) log(e.to_string());
@@ -15,12 +15,14 @@
 #include "app/config.h"
 #include "dns/answer_table.h"
 #include "dns/result.h"
+#include "scenario/config.h"
 
 namespace pharos::app {
 
 struct Loaded {
   Config config;
   std::unique_ptr<dns::AnswerTable> table;
+  scenario::ScenarioConfig scenarios;  // data centers and checks for the health engine
   std::size_t zone_count = 0;
   std::size_t name_count = 0;
   std::vector<std::string> serials;  // "example.com.=2026112301", for the log
