@@ -9,6 +9,7 @@
 #include <ctime>
 #include <random>
 #include <sstream>
+#include <utility>
 
 namespace pharos::system_test {
 
@@ -107,6 +108,33 @@ Bytes tsig_rr(std::string_view key, std::uint16_t original_id, std::uint16_t cls
   put_u16(rdata, 0);  // error
   put_u16(rdata, 0);  // other len
   return rr(key, rrtype::kTsig, cls, 0, rdata);
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+Bytes txt_rdata(std::string_view s) {
+  Bytes b;
+  put_u8(b, static_cast<std::uint8_t>(s.size()));
+  put_bytes(b, s);
+  return b;
+}
+
+Bytes soa_rdata(std::uint32_t serial) {
+  Bytes b;
+  put_name(b, "ns1.example.com");
+  put_name(b, "hostmaster.example.com");
+  for (std::uint32_t v : {serial, 7200u, 900u, 1209600u, 60u}) put_u32(b, v);
+  return b;
+}
+
+Opt opt_with(std::vector<EdnsOption> options, std::uint16_t udp) {
+  Opt o;
+  o.udp_size = udp;
+  o.options = std::move(options);
+  return o;
 }
 
 Bytes build_query(std::uint16_t id, std::string_view name, std::uint16_t type, std::uint16_t cls,

@@ -67,6 +67,14 @@ Bytes rr(std::string_view owner, std::uint16_t type, std::uint16_t cls, std::uin
          const Bytes& rdata);
 // A TSIG RR for key `key` with a 32-byte dummy MAC (HMAC-SHA256 shape), signed "now".
 Bytes tsig_rr(std::string_view key, std::uint16_t original_id, std::uint16_t cls = rrclass::kAny);
+// `a` followed by `b`, for gluing a header, a question and records into one message.
+Bytes concat(Bytes a, const Bytes& b);
+// TXT RDATA holding the one character-string `s`.
+Bytes txt_rdata(std::string_view s);
+// SOA RDATA shaped like the example.com SOA, with the given serial.
+Bytes soa_rdata(std::uint32_t serial);
+// An OPT advertising `udp` bytes and carrying `options`, no flags.
+Opt opt_with(std::vector<EdnsOption> options, std::uint16_t udp = 1232);
 
 // A QUERY with one question and an optional OPT in the additional section.
 Bytes build_query(std::uint16_t id, std::string_view name, std::uint16_t type,
