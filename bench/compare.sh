@@ -77,13 +77,13 @@ signature() {
 }
 
 # Results, keyed "server,run".
-declare -A R_DONE R_QPS R_LOST R_LAT R_CPU R_CPUQ R_RCODES
+declare -A R_DONE R_QPS R_LOST R_LAT R_CPU R_CPUQ R_RCODES R_USRQ R_SYSQ
 declare -A NOTE MATCH VER PORT
 ref_sig="" ref_name=""
 
 # run_one SERVER RUN: start, (first run: check answers), warm up, measure, stop.
 run_one() {
-  local srv=$1 run=$2 port=${PORT[$1]} key="$1,$2" c0 c1 rc alive ticks out dir
+  local srv=$1 run=$2 port=${PORT[$1]} key="$1,$2" u0 s0 u1 s1 rc alive ticks out dir
   srv_setup "$srv" "$work/run$run" "$port" "$origin" "$zonefile" || { NOTE[$srv]="setup failed"; return; }
   dir=$SRV_DIR
   srv_start "$srv"
@@ -117,11 +117,11 @@ run_one() {
     taskset -c "$CLIENT_CPU" timeout $((warmup + 30)) dnsperf "${perf_args[@]}" -p "$port" -l "$warmup" \
       > "$dir/warmup.txt" 2>&1
   fi
-  c0=$(tree_cpu_ticks "$SRV_PID")
+  read -r u0 s0 < <(tree_cpu_split "$SRV_PID")
   taskset -c "$CLIENT_CPU" timeout $((duration + 60)) dnsperf "${perf_args[@]}" -p "$port" \
     > "$dir/dnsperf.txt" 2>&1
   rc=$?
-  c1=$(tree_cpu_ticks "$SRV_PID")
+  read -r u1 s1 < <(tree_cpu_split "$SRV_PID")
   alive=1; srv_alive || alive=0
   srv_stop
   if [ "$alive" -eq 0 ]; then
@@ -137,10 +137,12 @@ run_one() {
   R_QPS[$key]=$(awk '/Queries per second:/ {printf "%.0f", $4}' "$out")
   R_LAT[$key]=$(awk '/Average Latency/ {printf "%.3f", $4 * 1000}' "$out")
   R_RCODES[$key]=$(sed -n 's/^ *Response codes: *//p' "$out" | sed 's/ ([0-9.]*%)//g')
-  ticks=$((c1 - c0))
+  ticks=$((u1 - u0 + s1 - s0))
   R_CPU[$key]=$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
   if [ -n "${R_DONE[$key]}" ] && [ "${R_DONE[$key]}" -gt 0 ]; then
     R_CPUQ[$key]=$(awk -v t="$ticks" -v h="$CLK_TCK" -v n="${R_DONE[$key]}" 'BEGIN {printf "%.3f", t / h * 1e6 / n}')
+    R_USRQ[$key]=$(awk -v t="$((u1 - u0))" -v h="$CLK_TCK" -v n="${R_DONE[$key]}" 'BEGIN {printf "%.2f", t / h * 1e6 / n}')
+    R_SYSQ[$key]=$(awk -v t="$((s1 - s0))" -v h="$CLK_TCK" -v n="${R_DONE[$key]}" 'BEGIN {printf "%.2f", t / h * 1e6 / n}')
   else
     R_CPUQ[$key]=""
     bench_log "$srv: no completed queries"; cat "$out" >&2
@@ -189,14 +191,14 @@ done
   echo "Zone: $origin, $names owner names (A, AAAA, CNAME, MX, TXT); queries: $(wc -l < "$queries") lines," \
        "$(grep -c '^nx' "$queries") NXDOMAIN. CPU/query = (utime+stime of the server's processes during the run) / completed."
   echo
-  echo "| server | version | completed | lost | queries/s | avg latency (ms) | server CPU (s) | CPU/query (µs) | CPU/query vs pharosd | same answers | response codes |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+  echo "| server | version | completed | lost | queries/s | avg latency (ms) | server CPU (s) | CPU/query (µs) | user + sys (µs) | CPU/query vs pharosd | same answers | response codes |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
   base=""
   [ -n "${MEDRUN[pharosd]:-}" ] && base=${R_CPUQ[pharosd,${MEDRUN[pharosd]}]}
   for srv in $servers; do
     m=${MEDRUN[$srv]:-}
     if [ -z "$m" ]; then
-      echo "| $srv | ${VER[$srv]:-} | — | — | — | — | — | — | — | ${MATCH[$srv]:-—} | ${NOTE[$srv]:-no result} |"
+      echo "| $srv | ${VER[$srv]:-} | — | — | — | — | — | — | — | — | ${MATCH[$srv]:-—} | ${NOTE[$srv]:-no result} |"
       continue
     fi
     k="$srv,$m"
@@ -204,10 +206,11 @@ done
     [ -n "$base" ] && ratio=$(awk -v a="${R_CPUQ[$k]}" -v b="$base" 'BEGIN {if (b > 0) printf "%.2f×", a / b; else print "—"}')
     note=${R_RCODES[$k]:-}
     [ -n "${NOTE[$srv]}" ] && note="$note; ${NOTE[$srv]}"
-    echo "| $srv | ${VER[$srv]} | ${R_DONE[$k]:-?} | ${R_LOST[$k]:-?} | ${R_QPS[$k]:-?} | ${R_LAT[$k]:-?} | ${R_CPU[$k]:-?} | ${R_CPUQ[$k]:-?} | $ratio | ${MATCH[$srv]:-—} | $note |"
+    echo "| $srv | ${VER[$srv]} | ${R_DONE[$k]:-?} | ${R_LOST[$k]:-?} | ${R_QPS[$k]:-?} | ${R_LAT[$k]:-?} | ${R_CPU[$k]:-?} | ${R_CPUQ[$k]:-?} | ${R_USRQ[$k]:-?} + ${R_SYSQ[$k]:-?} | $ratio | ${MATCH[$srv]:-—} | $note |"
   done
   echo
-  echo "\"CPU/query vs pharosd\" is the server's CPU/query divided by pharosd's: above 1× the server spends more CPU per query than pharosd."
+  echo "\"user + sys\" splits CPU/query into the server's own code (utime) and the kernel working for it (stime: system calls, and on loopback also delivering each reply into the client's socket and waking the client)." \
+       "\"CPU/query vs pharosd\" is the server's CPU/query divided by pharosd's: above 1× the server spends more CPU per query than pharosd."
   if [ "$repeats" -gt 1 ]; then
     echo
     echo "CPU/query of every run (µs), in run order:"

@@ -141,12 +141,17 @@ tree_pids() {
 # utime + stime in clock ticks of PID and its descendants (fields 14 and 15 of /proc/PID/stat;
 # the comm field may hold spaces, so count from the closing parenthesis).
 tree_cpu_ticks() {
-  local total=0 p t
+  local u s
+  read -r u s < <(tree_cpu_split "$1")
+  echo $((u + s))
+}
+
+# "UTIME STIME" in clock ticks, summed over PID and its descendants.
+tree_cpu_split() {
+  local p
   for p in $(tree_pids "$1"); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
+    sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null
+  done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
 }
 
 # "RSS_KB HWM_KB PSS_KB NPROC": VmRSS and Pss summed over the tree, VmHWM the largest process's.
