@@ -112,17 +112,16 @@ void RunProber::cancel() {
 }
 
 std::string printable(std::string_view text, std::size_t max) {
+  const auto blank = [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
   std::string out;
   out.reserve(std::min(text.size(), max));
   for (const char c : text) {
     if (out.size() >= max) break;
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
+    out.push_back(blank(c) ? ' ' : c);
   }
-  const auto first = out.find_first_not_of(' ');
-  if (first == std::string::npos) return {};
-  const auto last = out.find_last_not_of(' ');
-  return out.substr(first, last - first + 1);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 }  // namespace pharos::health

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -57,17 +61,24 @@ bool TestLoop::run_until(const std::function<bool()>& pred, Millis bound) {
   if (pred()) return true;
   // The predicate is checked just before the loop would block (prepare) and after it polled
   // (check): an iteration whose timers made it true must not then wait out the next timer.
+  // A 2 ms tick also re-checks it, for conditions outside the loop (a process gone, a file written).
   struct Until {
     uv_prepare_t prepare{};
     uv_check_t check{};
+    uv_timer_t tick{};
     const std::function<bool()>* pred = nullptr;
   };
   auto* until = new Until;
   until->pred = &pred;
   uv_prepare_init(&loop_, &until->prepare);
   uv_check_init(&loop_, &until->check);
+  uv_timer_init(&loop_, &until->tick);
   until->prepare.data = until;
   until->check.data = until;
+  until->tick.data = until;
+  uv_timer_start(&until->tick, [](uv_timer_t* h) {
+    if ((*static_cast<Until*>(h->data)->pred)()) uv_stop(h->loop);
+  }, 2, 2);
   uv_prepare_start(&until->prepare, [](uv_prepare_t* h) {
     if ((*static_cast<Until*>(h->data)->pred)()) uv_stop(h->loop);
   });
@@ -78,6 +89,7 @@ bool TestLoop::run_until(const std::function<bool()>& pred, Millis bound) {
   uv_run(&loop_, UV_RUN_DEFAULT);
   w->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&until->prepare), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&until->tick), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&until->check), [](uv_handle_t* h) { delete static_cast<Until*>(h->data); });
   uv_run(&loop_, UV_RUN_NOWAIT);   // runs the close callbacks
   return pred();
@@ -178,6 +190,25 @@ std::shared_ptr<void> LiteralResolver::resolve(const std::string& host, std::uin
     r->done = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&r->timer), [](uv_handle_t* h) { delete static_cast<LiteralRequest*>(h->data); });
   });
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/pharos-probe-XXXXXX";
+  if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+void TempDir::write(const std::string& name, const std::string& content) const {
+  const std::string tmp = file(name + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+  }
+  std::filesystem::rename(tmp, file(name));
 }
 
 health::CheckSpec spec_with(health::CheckParams params, Millis timeout) {

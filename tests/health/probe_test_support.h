@@ -72,6 +72,23 @@ class LiteralResolver final : public health::Resolver {
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
 };
 
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to `name` atomically (rename), as a state-writing program should.
+  void write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+// A spec for `params` (its type set to match) with the given timeout.
 health::CheckSpec spec_with(health::CheckParams params, Millis timeout = Millis{2000});
 
 }  // namespace pharos::test
