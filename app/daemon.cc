@@ -26,6 +26,21 @@ void log_outcome(const LoadResult& r) {
   for (const auto& w : r.warnings) log_warn("zone warning", {{"warning", w}});
 }
 
+// Every real transition, with old state, new state and the cause.
+void log_health(const health::Changes& changes) {
+  for (const auto& c : changes.checks) {
+    log_info(c.hidden_by_force ? "check state changed (hidden by a forced state)" : "check state changed",
+             {{"check", c.id}, {"from", health::to_string(c.from)}, {"to", health::to_string(c.to)}, {"reason", c.reason}});
+  }
+  for (const auto& d : changes.datacenters) {
+    const bool bad = d.to != health::DcStatus::kOk && d.to != health::DcStatus::kUnknown;
+    (bad ? log_warn : log_info)("datacenter status changed", {{"dc", d.dc},
+                                                              {"from", health::to_string(d.from)},
+                                                              {"to", health::to_string(d.to)},
+                                                              {"reason", d.reason}});
+  }
+}
+
 }  // namespace
 
 struct Daemon::ReloadJob {
@@ -79,13 +94,26 @@ int Daemon::run() {
   uv_timer_init(&loop_, &reclaim_timer_);
   reclaim_timer_.data = this;
   uv_timer_start(&reclaim_timer_, &Daemon::on_reclaim, kReclaimPeriodMs, kReclaimPeriodMs);
+  start_health(l.scenarios);
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  health_.reset();
+  probes_.reset();
   uv_loop_close(&loop_);
   server_.reset();  // workers are joined; frees every table
   log_info("stopped");
   return 0;
+}
+
+void Daemon::start_health(const scenario::ScenarioConfig& scenarios) {
+  probes_ = std::make_unique<health::ProbeServices>(&loop_);
+  health_ = std::make_unique<health::HealthEngine>(&loop_, *probes_);
+  health_->subscribe(log_health);
+  health_->apply(scenarios.health);
+  log_info("health checks started", {{"checks", std::to_string(scenarios.health.checks.size())},
+                                     {"probes", std::to_string(health_->prober_count())},
+                                     {"datacenters", std::to_string(scenarios.health.datacenters.size())}});
 }
 
 void Daemon::on_signal(uv_signal_t* s, int signum) {
@@ -154,6 +182,7 @@ void Daemon::apply_reload(LoadResult&& r) {
     log_warn("restart needed to apply some changes; the rest is reloaded", {{"keys", join(changed)}});
   }
   server_->publish(std::move(l.table));
+  health_->apply(l.scenarios.health);  // unchanged checks keep their state; removed ones stop
   log_info("reloaded", {{"zones", std::to_string(l.zone_count)},
                         {"names", std::to_string(l.name_count)},
                         {"serials", join(l.serials)}});
@@ -165,6 +194,8 @@ void Daemon::stop(int signum) {
   log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
+  health_->stop();
+  probes_->close();
   // Workers stop accepting and reading at once and get a bounded time to flush TCP answers.
   server_->stop();
 }

@@ -1,5 +1,6 @@
-// daemon.h: pharosd's control loop: starts serving, reloads on SIGHUP (loading off the query path,
-// all or nothing), stops gracefully on SIGTERM/SIGINT, and frees replaced answer tables.
+// daemon.h: pharosd's control loop: starts serving, runs the health checks, reloads on SIGHUP
+// (loading off the query path, all or nothing), stops gracefully on SIGTERM/SIGINT, and frees
+// replaced answer tables.
 //
 //   return Daemon{"pharos.json"}.run();   // exit code
 #pragma once
@@ -12,6 +13,8 @@
 #include "app/config.h"
 #include "app/loader.h"
 #include "dns/server.h"
+#include "health/engine.h"
+#include "health/probe_services.h"
 
 namespace pharos::app {
 
@@ -35,10 +38,13 @@ class Daemon {
   void start_reload();
   void apply_reload(LoadResult&& result);
   void stop(int signum);
+  void start_health(const scenario::ScenarioConfig& scenarios);
 
   std::string config_path_;
   Config running_;              // what the sockets and workers were started with
   std::unique_ptr<dns::Server> server_;
+  std::unique_ptr<health::ProbeServices> probes_;  // on loop_, like the engine
+  std::unique_ptr<health::HealthEngine> health_;
   uv_loop_t loop_{};
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};
