@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "health/ares_resolver.h"
 #include "tests/health/probe_test_support.h"
 #include "tests/health/tcp_test_support.h"
 
@@ -238,6 +239,24 @@ TEST(TcpCheck, TheTimeoutCoversResolutionAndDropsTheRequest) {
   EXPECT_EQ(r->result.reason, "timeout after 200 ms resolving db1.example");
   EXPECT_EQ(resolver.counters().cancelled, 1);
   EXPECT_EQ(resolver.counters().tokens_alive, 0);
+}
+
+TEST(TcpCheck, ResolvesAHostnameThroughCAres) {
+  // The real resolver, from the hosts file only: nothing leaves the machine.
+  TestLoop loop;
+  health::AresResolver::Options options;
+  options.lookups = "f";
+  health::AresResolver resolver(loop.get(), options);
+  SocketTarget target(SocketTarget::Kind::kListening);
+  ASSERT_TRUE(target.ok());
+  health::CheckSpec spec = tcp_spec(target.port(), {}, {}, 2000ms, "localhost");
+  spec.source_address = "127.0.0.1";   // asks for IPv4, where the target listens
+  auto prober = health::make_tcp_prober(loop.get(), resolver, spec);
+  auto r = probe_once(loop, *prober);
+  expect_single_async_result(*r);
+  EXPECT_TRUE(r->result.up) << r->result.reason;
+  prober.reset();
+  resolver.close();
 }
 
 TEST(TcpCheck, ConnectsOverIpv6) {
