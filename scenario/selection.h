@@ -1,0 +1,70 @@
+// selection.h: the GTM decision as pure functions. Scenario formulas over check states (with
+// stuck-state protection), entry health, and per-record selection: chain, then DR, then the
+// fail-safe records, then the all-down policy, with onlyNew failback protection (DOMAIN.md §3-4).
+// Time is an argument; tests run it on fixed times.
+//
+//   Truth t = evaluate(spec, state_of);
+//   Selection s = select(record, order, healthy, dr_cond, state, now);
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "health/threshold.h"
+#include "scenario/model.h"
+
+namespace pharos::scenario {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+enum class Truth : std::uint8_t { kFalse, kTrue, kUnknown };
+
+// A term is true while its check is up (down with "!"); unknown while the check is unknown.
+// Groups AND their terms, the scenario ORs its groups; a known answer wins over unknowns
+// (one false term makes a group false; one true group makes the scenario true).
+Truth evaluate(const ScenarioSpec& scenario, const std::function<health::State(const std::string&)>& state_of);
+
+// Stuck-state protection: an unknown result keeps the previous one (false before any).
+inline bool settle(Truth now, bool previous) { return now == Truth::kUnknown ? previous : now == Truth::kTrue; }
+
+// What selection remembers per record and region; persisted so a restart does not flap.
+struct EntryMemory {
+  bool healthy = false;
+  SystemTime down_since{};   // when it last became unhealthy, or was first seen unhealthy
+  bool held = false;         // onlyNew: back after a long outage, waiting for an operator
+  bool operator==(const EntryMemory&) const = default;
+};
+
+struct SelectionMemory {
+  int serving = -1;                   // chain index now answering, -1 for none
+  std::vector<EntryMemory> entries;   // by chain index
+  bool operator==(const SelectionMemory&) const = default;
+};
+
+enum class Source : std::uint8_t { kChain, kDr, kFallback, kFailOpen, kNoData, kServFail, kRefused };
+const char* to_string(Source s);
+
+struct Selection {
+  Source source = Source::kChain;
+  int entry = -1;                                // chain index for kChain and kFailOpen
+  const std::vector<std::string>* rdata = nullptr;  // what to answer; null for nodata/servfail/refused
+  std::string reason;                            // for explain and the audit journal
+};
+
+// Chooses the answer of one record for one region.
+//   order:    chain indexes in this region's preference order (the chain's own order if no geo)
+//   healthy:  per chain index, the entry's scenario (or its DC is ok), after stuck-state protection;
+//             an entry whose DC is in maintenance must be passed as unhealthy
+//   dr_cond:  the record's drCond scenario (false if it has none)
+// Updates `memory` (entry transitions, onlyNew holds, the serving entry).
+Selection select(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
+                 bool dr_cond, SelectionMemory& memory, SystemTime now);
+
+// An operator resumes a held onlyNew entry: it answers again if it is the best healthy one.
+// Returns false if the entry is not held.
+bool resume(SelectionMemory& memory, int entry);
+
+}  // namespace pharos::scenario
