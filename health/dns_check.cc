@@ -23,6 +23,7 @@ namespace {
 constexpr std::array<const char*, 11> kRcodeNames = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
                                                      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
                                                      "NXRRSET", "NOTAUTH", "NOTZONE"};
+enum Rcode : int { kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5 };
 constexpr std::size_t kHeaderSize = 12;
 constexpr unsigned kRcodeMask = 0x0F;        // low nibble of the fourth header byte
 constexpr std::size_t kRcodeOffset = 3;
@@ -249,11 +250,11 @@ ProbeResult DnsProber::evaluate(int status, const unsigned char* answer, int len
   switch (status) {
     case ARES_ETIMEOUT: return {.up = false, .reason = timeout_reason()};
     case ARES_ECONNREFUSED: return {.up = false, .reason = "connection refused by " + server_};
-    case ARES_EFORMERR: return evaluate_rcode(1, nullptr, 0);
-    case ARES_ESERVFAIL: return evaluate_rcode(2, nullptr, 0);
-    case ARES_ENOTFOUND: return evaluate_rcode(3, nullptr, 0);
-    case ARES_ENOTIMP: return evaluate_rcode(4, nullptr, 0);
-    case ARES_EREFUSED: return evaluate_rcode(5, nullptr, 0);
+    case ARES_EFORMERR: return evaluate_rcode(kFormErr, nullptr, 0);
+    case ARES_ESERVFAIL: return evaluate_rcode(kServFail, nullptr, 0);
+    case ARES_ENOTFOUND: return evaluate_rcode(kNxDomain, nullptr, 0);
+    case ARES_ENOTIMP: return evaluate_rcode(kNotImp, nullptr, 0);
+    case ARES_EREFUSED: return evaluate_rcode(kRefused, nullptr, 0);
     case ARES_SUCCESS:
     case ARES_EBADRESP: return {.up = false, .reason = "malformed answer from " + server_};
     default: return {.up = false, .reason = std::string("query to ") + server_ + ": " + ares_strerror(status)};
@@ -298,7 +299,7 @@ std::optional<int> parse_rcode(std::string_view name) {
   for (std::size_t i = 0; i < kRcodeNames.size(); ++i) {
     if (iequals(name, kRcodeNames[i])) return static_cast<int>(i);
   }
-  if (iequals(name, "NOTIMPL")) return 4;
+  if (iequals(name, "NOTIMPL")) return kNotImp;
   int value = 0;
   const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), value);
   if (ec == std::errc() && end == name.data() + name.size() && value >= 0 && value <= 15) return value;

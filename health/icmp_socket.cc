@@ -3,6 +3,7 @@
 // a per-socket cookie and the sender's address keep other programs' replies out.
 #include "health/icmp_socket.h"
 
+#include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -30,7 +31,14 @@ namespace {
 constexpr std::uint8_t kEchoRequest4 = 8, kEchoReply4 = 0, kUnreachable4 = 3, kTimeExceeded4 = 11;
 constexpr std::uint8_t kEchoRequest6 = 128, kEchoReply6 = 129, kUnreachable6 = 1, kTimeExceeded6 = 3;
 constexpr std::size_t kIcmpHeader = 8;             // type, code, checksum, identifier, sequence
+constexpr std::size_t kChecksumAt = 2, kIdentAt = 4, kSeqAt = 6;
+constexpr std::size_t kIpv4MinHeader = 20;
+constexpr std::uint8_t kIpv4IhlMask = 0x0F;        // header length in 32-bit words, low nibble of byte 0
+constexpr std::size_t kIpv4Protocol = 9;           // offsets in an IPv4 header
+constexpr std::size_t kIpv4Destination = 16;
 constexpr std::size_t kIpv6Header = 40;
+constexpr std::size_t kIpv6NextHeader = 6;         // offsets in an IPv6 header
+constexpr std::size_t kIpv6Destination = 24;
 constexpr std::uint8_t kNextHeaderIcmp6 = 58;
 constexpr std::size_t kPayload = 16;               // cookie + padding
 constexpr int kReadsPerWakeup = 64;                // bounded, so one busy socket cannot hog the loop
@@ -74,6 +82,13 @@ int open_echo_socket(int family, bool& raw, std::string& error) {
   const int protocol = family == AF_INET ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd >= 0) {
+    // Ping sockets hear about ICMP errors only through the error queue.
+    const int on = 1;
+    if (family == AF_INET) {
+      setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    } else {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    }
     raw = false;
     return fd;
   }
@@ -186,11 +201,11 @@ int IcmpSocket::send(const sockaddr* to, socklen_t len, Listener* listener, std:
 
   std::array<std::uint8_t, kIcmpHeader + kPayload> packet{};
   packet[0] = family_ == AF_INET ? kEchoRequest4 : kEchoRequest6;
-  put16(&packet[4], ident_);   // a ping socket replaces it with its own
-  put16(&packet[6], seq);
+  put16(&packet[kIdentAt], ident_);   // a ping socket replaces it with its own
+  put16(&packet[kSeqAt], seq);
   std::memcpy(&packet[kIcmpHeader], cookie_.data(), cookie_.size());
   // The kernel fills the ICMPv6 checksum (it covers a pseudo-header); ICMPv4's is ours.
-  if (family_ == AF_INET) put16(&packet[2], checksum(packet.data(), packet.size()));
+  if (family_ == AF_INET) put16(&packet[kChecksumAt], checksum(packet.data(), packet.size()));
 
   if (sendto(poll_->fd, packet.data(), packet.size(), 0, to, len) < 0) {
     error = "send to " + format_address(to) + ": " + std::strerror(errno);
@@ -219,8 +234,45 @@ void IcmpSocket::on_poll(uv_poll_t* handle, int status, int /*events*/) {
     socklen_t err_len = sizeof err;
     getsockopt(poll->fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
     uv_poll_start(handle, UV_READABLE, &IcmpSocket::on_poll);
+    if (!poll->owner->raw_) poll->owner->receive_errors();
   }
   poll->owner->receive();
+}
+
+void IcmpSocket::receive_errors() {
+  // A ping socket queues each ICMP error with the request it concerns (our ICMP header) and the
+  // request's destination; the router that complained is the "offender".
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    std::array<std::uint8_t, 576> data;
+    alignas(cmsghdr) std::array<char, 512> control;
+    sockaddr_storage destination{};
+    iovec iov{data.data(), data.size()};
+    msghdr msg{};
+    msg.msg_name = &destination;
+    msg.msg_namelen = sizeof destination;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    const ssize_t n = recvmsg(poll_->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return;
+    if (static_cast<std::size_t>(n) < kIcmpHeader) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+      const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+      if (!v4 && !v6) continue;
+      const auto* ee = reinterpret_cast<const sock_extended_err*>(CMSG_DATA(c));
+      if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+      const auto it = pending_.find(get16(data.data() + kSeqAt));
+      if (it == pending_.end()) continue;
+      if (!same_address(reinterpret_cast<const sockaddr*>(&it->second.to), reinterpret_cast<const sockaddr*>(&destination))) continue;
+      const auto* offender = reinterpret_cast<const sockaddr*>(SO_EE_OFFENDER(ee));
+      Listener* listener = it->second.listener;
+      pending_.erase(it);
+      listener->on_echo_error(unreachable_reason(family_, ee->ee_type, ee->ee_code) + " (from " +
+                              format_address(offender) + ")");
+    }
+  }
 }
 
 void IcmpSocket::receive() {
@@ -238,9 +290,9 @@ void IcmpSocket::receive() {
     std::size_t len = static_cast<std::size_t>(n);
     if (raw_ && family_ == AF_INET) {
       // Raw IPv4 sockets deliver the IP header too.
-      if (len < 20) continue;
-      const std::size_t ihl = static_cast<std::size_t>(icmp[0] & 0x0F) * 4;
-      if (ihl < 20 || len < ihl) continue;
+      if (len < kIpv4MinHeader) continue;
+      const std::size_t ihl = static_cast<std::size_t>(icmp[0] & kIpv4IhlMask) * 4;
+      if (ihl < kIpv4MinHeader || len < ihl) continue;
       icmp += ihl;
       len -= ihl;
     }
@@ -255,9 +307,9 @@ void IcmpSocket::dispatch(const std::uint8_t* icmp, std::size_t len, const socka
                                         : (type == kUnreachable6 || type == kTimeExceeded6);
   if (error) return dispatch_error(icmp, len, from);
   if (type != (family_ == AF_INET ? kEchoReply4 : kEchoReply6)) return;
-  if (raw_ && get16(icmp + 4) != ident_) return;   // someone else's ping
+  if (raw_ && get16(icmp + kIdentAt) != ident_) return;   // someone else's ping
   if (len < kIcmpHeader + cookie_.size() || std::memcmp(icmp + kIcmpHeader, cookie_.data(), cookie_.size()) != 0) return;
-  const auto it = pending_.find(get16(icmp + 6));
+  const auto it = pending_.find(get16(icmp + kSeqAt));
   if (it == pending_.end()) return;   // late (timed out already) or a duplicate
   if (!same_address(reinterpret_cast<const sockaddr*>(&it->second.to), reinterpret_cast<const sockaddr*>(&from))) return;
   Listener* listener = it->second.listener;
@@ -268,23 +320,23 @@ void IcmpSocket::dispatch(const std::uint8_t* icmp, std::size_t len, const socka
 void IcmpSocket::dispatch_error(const std::uint8_t* icmp, std::size_t len, const sockaddr_storage& from) {
   // The error quotes our request: its IP header, then at least the first 8 bytes of our ICMP.
   const std::uint8_t* inner = icmp + kIcmpHeader;
-  std::size_t inner_len = len - kIcmpHeader;
+  const std::size_t inner_len = len - kIcmpHeader;
   const std::uint8_t* inner_icmp = nullptr;
   const std::uint8_t* inner_dst = nullptr;
   if (family_ == AF_INET) {
-    if (inner_len < 20) return;
-    const std::size_t ihl = static_cast<std::size_t>(inner[0] & 0x0F) * 4;
-    if (ihl < 20 || inner_len < ihl + kIcmpHeader || inner[9] != IPPROTO_ICMP) return;
-    inner_dst = inner + 16;
+    if (inner_len < kIpv4MinHeader) return;
+    const std::size_t ihl = static_cast<std::size_t>(inner[0] & kIpv4IhlMask) * 4;
+    if (ihl < kIpv4MinHeader || inner_len < ihl + kIcmpHeader || inner[kIpv4Protocol] != IPPROTO_ICMP) return;
+    inner_dst = inner + kIpv4Destination;
     inner_icmp = inner + ihl;
   } else {
-    if (inner_len < kIpv6Header + kIcmpHeader || inner[6] != kNextHeaderIcmp6) return;
-    inner_dst = inner + 24;
+    if (inner_len < kIpv6Header + kIcmpHeader || inner[kIpv6NextHeader] != kNextHeaderIcmp6) return;
+    inner_dst = inner + kIpv6Destination;
     inner_icmp = inner + kIpv6Header;
   }
   if (inner_icmp[0] != (family_ == AF_INET ? kEchoRequest4 : kEchoRequest6)) return;
-  if (get16(inner_icmp + 4) != ident_) return;
-  const auto it = pending_.find(get16(inner_icmp + 6));
+  if (get16(inner_icmp + kIdentAt) != ident_) return;
+  const auto it = pending_.find(get16(inner_icmp + kSeqAt));
   if (it == pending_.end()) return;
   const auto* to = reinterpret_cast<const sockaddr*>(&it->second.to);
   const void* to_addr = family_ == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(to)->sin_addr)

@@ -27,7 +27,7 @@ class IcmpSocket {
   class Listener {
    public:
     virtual void on_echo_reply() = 0;
-    // An ICMP error about our request came back (raw sockets only): unreachable, time exceeded.
+    // An ICMP error about our request came back: unreachable, time exceeded.
     virtual void on_echo_error(const std::string& reason) = 0;
 
    protected:
@@ -63,6 +63,7 @@ class IcmpSocket {
   IcmpSocket(uv_loop_t* loop, int family, int fd, bool raw);
   static void on_poll(uv_poll_t* handle, int status, int events);
   void receive();
+  void receive_errors();
   void dispatch(const std::uint8_t* icmp, std::size_t len, const sockaddr_storage& from);
   void dispatch_error(const std::uint8_t* icmp, std::size_t len, const sockaddr_storage& from);
 

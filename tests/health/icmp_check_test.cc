@@ -290,6 +290,26 @@ TEST_F(IcmpNetnsTest, UnassignedAddressIsDown) {
       << r.reason;
 }
 
+TEST_F(IcmpNetnsTest, UnreachableFromARouterIsDownWithItsReason) {
+  // The peer routes 198.18.0.0/24 to "unreachable" and says so: the ICMP error quotes our request.
+  ASSERT_EQ(pair_->exec(pair_->peer(), "echo 1 > /proc/sys/net/ipv4/ip_forward"), 0);
+  ASSERT_EQ(pair_->ip(pair_->peer(), "route add unreachable 198.18.0.0/24"), 0);
+  ASSERT_EQ(pair_->ip(pair_->client(), "route add 198.18.0.0/24 via 10.200.0.1"), 0);
+  const auto r = in_client(icmp_spec("198.18.0.5", 2000ms));
+  EXPECT_FALSE(r.up);
+  EXPECT_EQ(r.reason, "host unreachable (from 10.200.0.1)");
+  EXPECT_LT(r.latency, 2000ms) << "the error ends the probe, not the timeout";
+}
+
+TEST_F(IcmpNetnsTest, Ipv6UnreachableFromARouterIsDownWithItsReason) {
+  ASSERT_EQ(pair_->exec(pair_->peer(), "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"), 0);
+  ASSERT_EQ(pair_->ip(pair_->peer(), "-6 route add unreachable 2001:db8:18::/64"), 0);
+  ASSERT_EQ(pair_->ip(pair_->client(), "-6 route add 2001:db8:18::/64 via fd00:200::1"), 0);
+  const auto r = in_client(icmp_spec("2001:db8:18::5", 2000ms));
+  EXPECT_FALSE(r.up);
+  EXPECT_EQ(r.reason, "no route to destination (from fd00:200::1)");
+}
+
 TEST_F(IcmpNetnsTest, NoRouteIsDownAtOnce) {
   const auto r = in_client(icmp_spec("198.51.100.1", 1000ms));
   EXPECT_FALSE(r.up);
@@ -348,6 +368,16 @@ TEST_F(IcmpNetnsTest, UnprivilegedPingSocketWhereAllowed) {
   EXPECT_FALSE(raw) << "a ping socket, without CAP_NET_RAW";
   const auto r = in_client(icmp_spec("10.200.0.1", 1000ms), /*drop_net_raw=*/true);
   EXPECT_TRUE(r.up) << r.reason;
+}
+
+TEST_F(IcmpNetnsTest, PingSocketHearsIcmpErrors) {
+  ASSERT_EQ(pair_->exec(pair_->client(), "echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range"), 0);
+  ASSERT_EQ(pair_->exec(pair_->peer(), "echo 1 > /proc/sys/net/ipv4/ip_forward"), 0);
+  ASSERT_EQ(pair_->ip(pair_->peer(), "route add unreachable 198.18.0.0/24"), 0);
+  ASSERT_EQ(pair_->ip(pair_->client(), "route add 198.18.0.0/24 via 10.200.0.1"), 0);
+  const auto r = in_client(icmp_spec("198.18.0.5", 2000ms), /*drop_net_raw=*/true);
+  EXPECT_FALSE(r.up);
+  EXPECT_EQ(r.reason, "host unreachable (from 10.200.0.1)");
 }
 
 TEST_F(IcmpNetnsTest, ClearErrorWithoutPrivilege) {
