@@ -8,9 +8,10 @@
 // Behaviour, in one place:
 //  - Names are resolved by `resolver` (c-ares), never by curl: every request goes to the resolved
 //    address through CURLOPT_CONNECT_TO with an IP literal, so curl has nothing to look up.
-//    CONNECT_TO rather than CURLOPT_RESOLVE because RESOLVE entries land in the DNS cache that all
-//    transfers of a multi handle share: two checks of one name at two addresses (probe the
-//    internal IP, serve the public one) would race for the same entry.
+//    CONNECT_TO rather than CURLOPT_RESOLVE because RESOLVE entries go, permanently, into the DNS
+//    cache that every transfer of a multi handle shares: two checks of one name at two addresses
+//    (probe the internal IP, serve the public one) would overwrite each other's entry, while
+//    CONNECT_TO belongs to its own transfer.
 //  - Every probe opens a new connection and does a full TLS handshake (no connection reuse, no
 //    session resumption): the check must prove that a client can connect and verify now.
 //  - spec.timeout bounds the whole probe: resolution, connection, TLS, every redirect hop and the

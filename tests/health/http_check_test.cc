@@ -422,8 +422,8 @@ TEST_F(HttpCheck, DestroyInsideTheCallbackIsSafe) {
   EXPECT_EQ(calls, 1);
 }
 
-// Each probe closes its socket and the next one usually gets the same fd number back while the
-// old poll handle is still closing: the poll must have stopped before curl closed the fd.
+// Each probe closes its socket and the next one gets the same fd number back: a poll left on the
+// old fd would make uv_poll_init fail for the new socket (and that probe time out).
 TEST_F(HttpCheck, ChainedProbesReuseTheProberAndFdNumbers) {
   server_.route("/ok", {.status = 200, .body = "ok"});
   auto pr = prober(spec_with(params("/ok")));
@@ -482,6 +482,22 @@ TEST_F(HttpCheck, CurlMultiCloseDropsTransfersInFlight) {
   EXPECT_TRUE(client_closed(5));
   probers.clear();  // after close(): remove() is a no-op
   for (const auto& r : records) EXPECT_EQ(r->calls, 0);
+}
+
+TEST_F(HttpCheck, CurlMultiRefusesDuplicatesAndAnythingAfterClose) {
+  server_.route("/slow", {.status = 200, .body = "partial", .mode = HttpReply::Mode::kStallBody});
+  health::CurlEasyPtr easy{curl_easy_init()};
+  curl_easy_setopt(easy.get(), CURLOPT_URL, server_.url("/slow").c_str());
+  int calls = 0;
+  EXPECT_TRUE(curl_.add(easy.get(), [&](CURLcode) { ++calls; }));
+  EXPECT_FALSE(curl_.add(easy.get(), [&](CURLcode) { ++calls; }));
+  ASSERT_TRUE(loop_.run_until([&] { return server_.requests().size() == 1; }));
+  curl_.remove(easy.get());
+  curl_.remove(easy.get());  // not in flight any more: a no-op
+  EXPECT_TRUE(client_closed(1));
+  curl_.close();
+  EXPECT_FALSE(curl_.add(easy.get(), [&](CURLcode) { ++calls; }));
+  EXPECT_EQ(calls, 0);
 }
 
 // --- HTTPS ----------------------------------------------------------------------------------
