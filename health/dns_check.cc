@@ -1,7 +1,7 @@
-// dns_check.cc: the DNS prober. One c-ares channel per prober pointed at the check's server, one
-// try, the check's timeout. ARES_FLAG_NOCHECKRESP hands SERVFAIL and REFUSED answers to us instead
-// of c-ares treating them as a dead server, so the rcode is read from the answer itself; ldns
-// parses the answer section when a value is expected.
+// dns_check.cc: the DNS prober. Queries go out on a c-ares channel shared with the other probers
+// asking the same server (dns_channel.h): one try, the check's timeout, and SERVFAIL or REFUSED
+// handed to us as answers, so the rcode is read from the answer itself. ldns parses the answer
+// section when a value is expected.
 #include "health/dns_check.h"
 
 #include <stdbool.h>   // before ldns: ldns/common.h otherwise defines bool/true/false as macros
@@ -11,10 +11,9 @@
 #include <array>
 #include <cctype>
 #include <charconv>
-#include <random>
 #include <vector>
 
-#include "health/ares_uv.h"
+#include "health/dns_channel.h"
 #include "health/ip_literal.h"
 
 namespace pharos::health {
@@ -91,7 +90,7 @@ bool same_rdata(const ldns_rr* canonical_expected, const ldns_rr* answer) {
   return true;
 }
 
-class DnsProber final : public Prober {
+class DnsProber final : public Prober, private DnsChannel::Listener {
  public:
   DnsProber(uv_loop_t* loop, const CheckSpec& spec);
   ~DnsProber() override;
@@ -106,7 +105,7 @@ class DnsProber final : public Prober {
   ProbeResult evaluate(int status, const unsigned char* answer, int length) const;
   ProbeResult evaluate_rcode(int rcode, const unsigned char* answer, int length) const;
   std::string timeout_reason() const { return "timeout after " + std::to_string(timeout_.count()) + " ms"; }
-  static void on_answer(void* arg, int status, int timeouts, unsigned char* answer, int length);
+  void on_dns_answer(int status, const unsigned char* answer, int length) override;
   static void on_timer(uv_timer_t* timer);
 
   uv_loop_t* loop_;
@@ -117,13 +116,13 @@ class DnsProber final : public Prober {
   RrPtr expect_rr_;              // canonical form of expect_answer, when it parses as qtype
   std::vector<unsigned char> query_;
   std::string server_;           // "addr:port" for reasons
-  AresUvPtr ares_;
+  std::shared_ptr<DnsChannel> channel_;
+  DnsChannel::Query* in_flight_ = nullptr;
   uv_timer_t* timer_;            // hard timeout, then a 0 ms hop to deliver; freed on close
   ProbeCallback done_;
   ProbeResult result_;
   Phase phase_ = Phase::kIdle;
   std::uint64_t started_ns_ = 0;
-  std::mt19937 rng_{std::random_device{}()};
 };
 
 DnsProber::DnsProber(uv_loop_t* loop, const CheckSpec& spec)
@@ -163,20 +162,13 @@ void DnsProber::configure(const CheckSpec& spec) {
   ares_free_string(buf);
   if (!params_.expect_answer.empty()) expect_rr_ = parse_expected(params_.qtype, params_.expect_answer);
 
-  AresConfig config;
-  config.timeout = timeout_;
-  config.tries = 1;
-  config.flags = ARES_FLAG_NOCHECKRESP;
-  config.servers = server_;
-  config.local_address = spec.source_address;
   std::string error;
-  ares_ = AresUv::create(loop_, config, error);
-  if (!ares_) config_error_ = error;
+  channel_ = DnsChannel::get(loop_, server_, spec.source_address, timeout_, error);
+  if (!channel_) config_error_ = error;
 }
 
 DnsProber::~DnsProber() {
   cancel();
-  ares_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(timer_),
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
 }
@@ -191,24 +183,18 @@ void DnsProber::start(ProbeCallback done) {
     return;
   }
   uv_timer_start(timer_, &DnsProber::on_timer, static_cast<std::uint64_t>(timeout_.count()), 0);
-  // A fresh random ID per probe (c-ares may also pick its own); c-ares matches the answer to it.
-  const auto id = static_cast<std::uint16_t>(rng_());
-  query_[0] = static_cast<unsigned char>(id >> 8);
-  query_[1] = static_cast<unsigned char>(id & 0xFF);
-  // c-ares may fail the query inside ares_send; finish() only records it, the timer delivers it.
-  ares_->run([this](ares_channel channel) {
-    ares_send(channel, query_.data(), static_cast<int>(query_.size()), &DnsProber::on_answer, this);
-  });
+  // c-ares may fail the query inside send(); finish() only records it, the timer delivers it.
+  in_flight_ = channel_->send(query_, this);
 }
 
 void DnsProber::cancel() {
   if (phase_ == Phase::kIdle) return;
-  const bool querying = phase_ == Phase::kRunning;
   phase_ = Phase::kIdle;
   done_ = nullptr;
   uv_timer_stop(timer_);
-  // The cancelled query's callback sees ARES_ECANCELLED and returns at once.
-  if (querying && ares_) ares_->run([](ares_channel channel) { ares_cancel(channel); });
+  // Other probers' queries share the channel, so no ares_cancel: c-ares ends ours by its timeout.
+  DnsChannel::abandon(in_flight_);
+  in_flight_ = nullptr;
 }
 
 void DnsProber::finish(ProbeResult&& result) {
@@ -224,8 +210,9 @@ void DnsProber::finish(ProbeResult&& result) {
 void DnsProber::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<DnsProber*>(timer->data);
   if (self->phase_ == Phase::kRunning) {
+    DnsChannel::abandon(self->in_flight_);
+    self->in_flight_ = nullptr;
     self->finish(ProbeResult{.up = false, .reason = self->timeout_reason()});
-    if (self->ares_) self->ares_->run([](ares_channel channel) { ares_cancel(channel); });
     return;   // finish() re-armed the timer at 0 ms
   }
   if (self->phase_ != Phase::kFinished) return;
@@ -235,11 +222,10 @@ void DnsProber::on_timer(uv_timer_t* timer) {
   done(std::move(self->result_));   // may destroy self
 }
 
-void DnsProber::on_answer(void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
-  if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) return;
-  auto* self = static_cast<DnsProber*>(arg);
-  if (self->phase_ != Phase::kRunning) return;
-  self->finish(self->evaluate(status, answer, length));
+void DnsProber::on_dns_answer(int status, const unsigned char* answer, int length) {
+  in_flight_ = nullptr;   // the channel frees the query after this call
+  if (phase_ != Phase::kRunning) return;
+  finish(evaluate(status, answer, length));
 }
 
 ProbeResult DnsProber::evaluate(int status, const unsigned char* answer, int length) const {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include "health/dns_channel.h"
 #include "tests/health/dns_test_support.h"
 
 namespace pharos::health {
@@ -279,6 +281,46 @@ TEST_F(DnsCheckTest, DestroyFromInsideDoneIsSafe) {
     done = true;
   });
   EXPECT_TRUE(testing::run_until(&loop_, [&] { return done; }));
+}
+
+TEST_F(DnsCheckTest, ProbersOfOneServerShareAChannel) {
+  // Distinct checks (different names) on one server: one c-ares channel, concurrent queries with
+  // distinct IDs, every answer reaching its own prober; a cancelled one leaves the others alone.
+  constexpr int kProbers = 200;
+  server_->set_answers(1, {"192.0.2.1"});
+  std::vector<std::unique_ptr<Prober>> probers;
+  std::vector<int> ups(kProbers, 0);
+  int results = 0;
+  for (int i = 0; i < kProbers; ++i) {
+    probers.push_back(make_dns_prober(&loop_, spec(DnsParams{.qname = "host" + std::to_string(i) + ".example.com.",
+                                                             .expect_answer = "192.0.2.1"})));
+  }
+  for (int i = 0; i < kProbers; ++i) {
+    probers[i]->start([&, i](ProbeResult&& r) {
+      EXPECT_TRUE(r.up) << i << ": " << r.reason;
+      ++ups[i];
+      ++results;
+    });
+  }
+  probers[7]->cancel();
+  ASSERT_TRUE(testing::run_until(&loop_, [&] { return results == kProbers - 1; }));
+  testing::run_for(&loop_, 20ms);
+  EXPECT_EQ(ups[7], 0);
+  EXPECT_EQ(results, kProbers - 1);
+  EXPECT_EQ(server_->queries(), kProbers);
+  std::string error;
+  const auto channel = DnsChannel::get(&loop_, server_->address(), "", 2000ms, error);
+  EXPECT_EQ(channel.use_count(), kProbers + 1);
+  EXPECT_EQ(channel->in_flight(), 0u);
+}
+
+TEST_F(DnsCheckTest, TimeoutOfOneProberLeavesTheChannelUsable) {
+  server_->set_mode(TestDnsServer::Mode::kSilent);
+  // Holding a prober keeps the shared channel alive across the two probes below.
+  auto holder = make_dns_prober(&loop_, spec(DnsParams{}, 200ms));
+  EXPECT_EQ(probe(spec(DnsParams{}, 200ms)).reason, "timeout after 200 ms");
+  server_->set_mode(TestDnsServer::Mode::kAnswer);
+  EXPECT_TRUE(probe(spec(DnsParams{}, 200ms)).up);
 }
 
 TEST(DnsRcode, NamesAndNumbers) {
