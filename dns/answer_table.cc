@@ -3,6 +3,9 @@
 // (RFC 4592 §3.3.1) for a referral, a wildcard or NXDOMAIN.
 #include "dns/answer_table.h"
 
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cstring>
 
 namespace pharos::dns {
@@ -74,6 +77,62 @@ const Answer* AnswerTable::lookup_chaos(const ParsedQuery& q) const {
     return &answers_[empty_];
   }
   return nullptr;
+}
+
+AnswerTable::~AnswerTable() { delete choices_.load(std::memory_order_acquire); }
+
+std::size_t AnswerTable::region_of(int family, const std::uint8_t* address, std::uint8_t* prefix) const {
+  const auto& nets = family == 4 ? nets4_ : nets6_;
+  const auto& prefixes = family == 4 ? prefixes4_ : prefixes6_;
+  const std::size_t bytes = family == 4 ? 4 : 16;
+  for (const std::uint8_t p : prefixes) {
+    RegionNet key{};
+    const std::size_t full = p / 8u;
+    std::memcpy(key.address, address, std::min(full, bytes));
+    if (p % 8 != 0 && full < bytes) key.address[full] = static_cast<std::uint8_t>(address[full] & (0xFF00u >> (p % 8)));
+    key.prefix = p;
+    const auto it = std::lower_bound(nets.begin(), nets.end(), key, [](const RegionNet& a, const RegionNet& b) {
+      if (a.prefix != b.prefix) return a.prefix > b.prefix;
+      return std::memcmp(a.address, b.address, 16) < 0;
+    });
+    if (it != nets.end() && it->prefix == p && std::memcmp(it->address, key.address, 16) == 0) {
+      *prefix = p;
+      return it->region;
+    }
+  }
+  *prefix = 0;
+  return 0;
+}
+
+const Answer* AnswerTable::resolve_dynamic(const Answer& a, const ParsedQuery& q, const sockaddr* source,
+                                           std::uint8_t* scope) const {
+  const DynamicSlot& slot = slots_[a.data];
+  std::size_t region = 0;
+  *scope = 0;
+  if (slot.geo && !region_names_.empty()) {
+    std::uint8_t matched = 0;
+    if (q.edns.ecs) {
+      // RFC 7871 §7.2.1: the scope is the network the answer holds for; a client in no region
+      // gets an answer only for its own subnet.
+      region = region_of(q.edns.ecs_family == 1 ? 4 : 6, q.edns.ecs_address, &matched);
+      *scope = region != 0 ? matched : q.edns.ecs_source_prefix;
+    } else if (source != nullptr && source->sa_family == AF_INET) {
+      region = region_of(4, reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in*>(source)->sin_addr), &matched);
+    } else if (source != nullptr && source->sa_family == AF_INET6) {
+      const auto& a6 = reinterpret_cast<const sockaddr_in6*>(source)->sin6_addr;
+      region = IN6_IS_ADDR_V4MAPPED(&a6) ? region_of(4, a6.s6_addr + 12, &matched) : region_of(6, a6.s6_addr, &matched);
+    }
+  }
+  const DynamicChoices* c = choices_.load(std::memory_order_seq_cst);
+  std::uint32_t choice = 0;
+  if (c != nullptr && a.data < c->slots() && region < c->regions()) choice = c->get(a.data, region);
+  switch (choice) {
+    case kChoiceNoData: return &answers_[zones_[slot.zone].nodata];
+    case kChoiceServFail: return &answers_[servfail_];
+    case kChoiceRefused: return &answers_[refused_];
+    default: break;
+  }
+  return &answers_[slot.first_alternative + (choice < slot.alternatives ? choice : 0)];
 }
 
 std::size_t AnswerTable::memory_bytes() const {

@@ -11,16 +11,20 @@
 //   const Answer* a = (*t)->lookup(parsed_query, Transport::kUdp);  // nullptr: not our zone
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dns/dynamic.h"
 #include "dns/name_set.h"
 #include "dns/query.h"
 #include "dns/result.h"
 #include "dns/zone.h"
+
+struct sockaddr;
 
 namespace pharos::dns {
 
@@ -57,6 +61,7 @@ struct Answer {
   std::uint8_t nreloc = 0;
 };
 inline constexpr std::uint8_t kNotAuthoritative = 0x80;
+inline constexpr std::uint8_t kDynamicAnswer = 0x40;  // `data` is a dynamic slot: see resolve_dynamic
 inline constexpr std::uint8_t kRcodeBits = 0x1F;
 
 class AnswerTable {
@@ -67,6 +72,34 @@ class AnswerTable {
   // CHAOS TXT for id.server / hostname.bind / version.bind, or nullptr (REFUSED).
   const Answer* lookup_chaos(const ParsedQuery& q) const;
 
+  // The live answer behind a dynamic one (a.rcode & kDynamicAnswer), for this client: its region
+  // comes from the query's Client Subnet, else from `source`. `*scope` is set to the ECS scope
+  // prefix to send (0 when the answer is the same for everyone).
+  const Answer* resolve_dynamic(const Answer& a, const ParsedQuery& q, const sockaddr* source,
+                                std::uint8_t* scope) const;
+
+  // Dynamic RRsets (GTM records), in the order given to build_table.
+  struct DynamicSlot {
+    std::uint32_t first_alternative = 0;  // answers_ index of alternative 0
+    std::uint32_t alternatives = 0;
+    std::uint16_t zone = 0;
+    bool geo = false;
+  };
+  std::size_t dynamic_slots() const { return slots_.size(); }
+  const DynamicSlot& dynamic_slot(std::size_t i) const { return slots_[i]; }
+  std::size_t region_count() const { return region_names_.size() + 1; }  // region 0: no region
+  const std::vector<std::string>& region_names() const { return region_names_; }  // regions 1..n
+  // Region of a client address (family 4 or 6, network order), with the matched prefix length.
+  std::size_t region_of(int family, const std::uint8_t* address, std::uint8_t* prefix) const;
+
+  // Control thread: the choices readers see next. SnapshotPublisher calls these so that replaced
+  // choices are freed only when no reader can hold them.
+  const DynamicChoices* choices() const { return choices_.load(std::memory_order_seq_cst); }
+  const DynamicChoices* exchange_choices(const DynamicChoices* c) const {
+    return choices_.exchange(c, std::memory_order_seq_cst);
+  }
+  ~AnswerTable();
+
   const std::uint8_t* bytes() const { return bytes_.data(); }
   const Relocation* relocations(const Answer& a) const {
     return reinterpret_cast<const Relocation*>(bytes_.data() + a.data);
@@ -75,6 +108,9 @@ class AnswerTable {
     return bytes_.data() + a.data + a.nreloc * sizeof(Relocation);
   }
   const TableOptions& options() const { return options_; }
+  AnswerTable() = default;
+  AnswerTable(const AnswerTable&) = delete;
+  AnswerTable& operator=(const AnswerTable&) = delete;
   std::size_t node_count() const { return nodes_.size(); }
   const NameSet& names() const { return names_; }
   std::size_t answer_count() const { return answers_.size(); }
@@ -112,13 +148,32 @@ class AnswerTable {
   std::vector<Zone> zones_;
   std::uint32_t any_hinfo_ = 0;        // answer index of the RFC 8482 HINFO
   std::uint32_t empty_ = 0;            // NOERROR, AA, no records (CHAOS names, other types)
+  std::uint32_t servfail_ = 0;         // dynamic all-down policies
+  std::uint32_t refused_ = 0;
+  std::vector<DynamicSlot> slots_;
+  std::vector<std::string> region_names_;
+  // Longest-prefix match: per family, networks sorted by (prefix descending, masked address).
+  struct RegionNet {
+    std::uint8_t address[16];
+    std::uint8_t prefix;
+    std::uint16_t region;
+  };
+  std::vector<RegionNet> nets4_, nets6_;
+  std::vector<std::uint8_t> prefixes4_, prefixes6_;  // distinct prefix lengths, descending
+  // The live choices: a designated mutable slot of an otherwise immutable table, swapped by the
+  // control thread and read by workers inside their read sections.
+  mutable std::atomic<const DynamicChoices*> choices_{nullptr};
   std::uint32_t chaos_[3] = {0, 0, 0}; // answer index + 1 for id.server, hostname.bind, version.bind
   TableOptions options_;
 };
 
 // Builds a table from validated zones, consuming them (their name sets are reused, which keeps
 // the peak memory of a large load low). Nested zones are allowed (the deeper zone wins).
-Result<std::unique_ptr<AnswerTable>> build_table(std::vector<ZoneData>&& zones,
-                                                 const TableOptions& options);
+// Dynamic RRsets (GTM records) must lie inside a served zone, above any zone cut, and may not
+// clash with zone data (the same type, or a CNAME next to other data). Every slot starts on
+// alternative 0 until choices are published.
+Result<std::unique_ptr<AnswerTable>> build_table(std::vector<ZoneData>&& zones, const TableOptions& options,
+                                                 std::vector<DynamicRrset>&& dynamic = {},
+                                                 const std::vector<DynamicRegion>& regions = {});
 
 }  // namespace pharos::dns

@@ -50,7 +50,7 @@ class OptWriter {
   }
 
   static std::size_t write(std::uint8_t* p, const ParsedQuery& q, const TableOptions& o, const ClientInfo& c,
-                           std::uint16_t ext_rcode) {
+                           std::uint16_t ext_rcode, std::uint8_t ecs_scope = 0) {
     std::uint8_t* start = p;
     *p++ = 0;  // root owner
     store_u16(p, rrtype::kOpt);
@@ -67,13 +67,13 @@ class OptWriter {
     }
     if (q.edns.ecs) {
       // RFC 7871 §7.2.1: echo family, source prefix and address; scope 0 = the answer is the same
-      // for every client.
+      // for every client, else the network the (geo) answer holds for.
       const std::size_t octets = (q.edns.ecs_source_prefix + 7u) / 8u;
       store_u16(p, edns::kOptClientSubnet);
       store_u16(p + 2, static_cast<std::uint16_t>(4 + octets));
       store_u16(p + 4, q.edns.ecs_family);
       p[6] = q.edns.ecs_source_prefix;
-      p[7] = 0;
+      p[7] = ecs_scope;
       std::memcpy(p + 8, q.edns.ecs_address, octets);
       p += 8 + octets;
     }
@@ -185,6 +185,8 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
   if (q.qclass == rrclass::kIn || q.qclass == rrclass::kAny) a = table.lookup(q, client.transport);
   else if (q.qclass == rrclass::kCh) a = table.lookup_chaos(q);
   if (a == nullptr) return short_reply(Rcode::kRefused, true, true);  // not ours (rows 34, 36)
+  std::uint8_t ecs_scope = 0;
+  if (a->rcode & kDynamicAnswer) a = table.resolve_dynamic(*a, q, client.addr, &ecs_scope);  // GTM
 
   const std::uint16_t rcode = a->rcode & kRcodeBits;
   const bool aa = (a->rcode & kNotAuthoritative) == 0;
@@ -222,7 +224,7 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
     set_header_count(out, kOffNscount, a->ns);
   }
   if (q.edns.present) {
-    n += OptWriter::write(out + n, q, opts, client, rcode);
+    n += OptWriter::write(out + n, q, opts, client, rcode, ecs_scope);
     ++ar;
   }
   set_header_count(out, kOffArcount, body != 0 ? ar : static_cast<std::uint16_t>(q.edns.present ? 1 : 0));

@@ -40,6 +40,7 @@ class Server {
 
   // Control thread only: publish, reclaim and current follow SnapshotPublisher's rules.
   void publish(std::unique_ptr<const AnswerTable>&& table) { publisher_->publish(std::move(table)); }
+  void publish_choices(std::unique_ptr<const DynamicChoices>&& c) { publisher_->publish_choices(std::move(c)); }
   std::size_t reclaim() { return publisher_->reclaim(); }
   const AnswerTable* current() const { return publisher_->current(); }
 

@@ -53,7 +53,17 @@ SnapshotPublisher::~SnapshotPublisher() {
 void SnapshotPublisher::publish(std::unique_ptr<const AnswerTable>&& table) {
   const AnswerTable* old = table_.exchange(table.release(), std::memory_order_seq_cst);
   const std::uint64_t e = epoch_.fetch_add(1, std::memory_order_seq_cst) + 1;
-  if (old != nullptr) retired_.push_back(Retired{std::unique_ptr<const AnswerTable>(old), e});
+  if (old != nullptr) retired_.push_back(Retired{std::unique_ptr<const AnswerTable>(old), nullptr, e});
+}
+
+// The same argument as for tables: the swap and the epoch bump are seq_cst, and readers load the
+// choices (seq_cst) only inside a read section entered at some epoch.
+void SnapshotPublisher::publish_choices(std::unique_ptr<const DynamicChoices>&& choices) {
+  const AnswerTable* t = table_.load(std::memory_order_seq_cst);
+  if (t == nullptr) return;
+  const DynamicChoices* old = t->exchange_choices(choices.release());
+  const std::uint64_t e = epoch_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  if (old != nullptr) retired_.push_back(Retired{nullptr, std::unique_ptr<const DynamicChoices>(old), e});
 }
 
 std::size_t SnapshotPublisher::reclaim() {

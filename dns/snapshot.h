@@ -66,6 +66,9 @@ class SnapshotPublisher {
 
   // Makes `table` the one readers get from their next enter(); the previous one is retired.
   void publish(std::unique_ptr<const AnswerTable>&& table);
+  // Makes `choices` the dynamic choices of the current table (GTM answers); the previous ones
+  // are retired like a table. Ignored when no table is published.
+  void publish_choices(std::unique_ptr<const DynamicChoices>&& choices);
   // Frees every retired table no reader can still hold. Returns how many were freed.
   std::size_t reclaim();
 
@@ -78,7 +81,8 @@ class SnapshotPublisher {
  private:
   struct Retired {
     std::unique_ptr<const AnswerTable> table;
-    std::uint64_t epoch;  // readers at this epoch or later cannot hold `table`
+    std::unique_ptr<const DynamicChoices> choices;
+    std::uint64_t epoch;  // readers at this epoch or later cannot hold `table` or `choices`
   };
 
   std::atomic<const AnswerTable*> table_{nullptr};

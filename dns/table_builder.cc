@@ -59,21 +59,27 @@ std::size_t name_length(const std::uint8_t* p, std::size_t max) {
 
 class TableBuilder {
  public:
-  TableBuilder(std::vector<ZoneData>&& zones, const TableOptions& options)
-      : zones_(std::move(zones)), t_(std::make_unique<AnswerTable>()) {
+  TableBuilder(std::vector<ZoneData>&& zones, const TableOptions& options, std::vector<DynamicRrset>&& dynamic,
+               const std::vector<DynamicRegion>& regions)
+      : zones_(std::move(zones)), dyn_(std::move(dynamic)), t_(std::make_unique<AnswerTable>()) {
     t_->options_ = options;
+    add_regions(regions);
   }
 
   Result<std::unique_ptr<AnswerTable>> build() {
     if (auto e = intern_names()) return *e;
     mark_nodes();
+    if (auto e = check_dynamic()) return *e;
     reserve_answers();
     add_shared_answers();
     for (std::uint32_t z = 0; z < zones_.size(); ++z) add_zone_answers(z);
+    add_dynamic_alternatives();
     for (std::uint32_t id = 0; id < nodes().size(); ++id) {
       if (auto e = add_node_answers(id)) return *e;
     }
     if (error_) return *error_;
+    // Until the first choices are published every dynamic RRset answers its alternative 0.
+    t_->choices_.store(new DynamicChoices(t_->slots_.size(), t_->region_count()));
     return std::move(t_);
   }
 
@@ -149,9 +155,122 @@ class TableBuilder {
         sources_[parent] = Source{z, 0, 0};
       }
     }
+    if (auto e = intern_dynamic()) return e;
     sources_.resize(names().size());
     nodes().assign(names().size(), AnswerTable::Node{});
     return std::nullopt;
+  }
+
+  // Names of dynamic RRsets, and the empty non-terminals between them and their apex.
+  std::optional<Error> intern_dynamic() {
+    for (std::uint32_t slot = 0; slot < dyn_.size(); ++slot) {
+      const DynamicRrset& d = dyn_[slot];
+      const std::uint8_t* name = d.owner.data();
+      const std::size_t len = d.owner.size();
+      std::uint32_t zone = owning_zone(name, len);
+      if (zone != kNoZone && !under(name, len, zones_[zone].apex)) zone = kNoZone;
+      if (zone == kNoZone) return Error{"", "", d.label + " is not inside a served zone"};
+      if (len >= 2 && name[0] == 1 && name[1] == '*') return Error{"", "", d.label + ": wildcard names cannot be GTM records"};
+      std::uint8_t buf[kMaxNameWire];
+      std::memcpy(buf, name, len);
+      std::size_t cur = len;
+      bool added = false;
+      std::uint32_t id = names().intern(buf, cur, hash_name(buf, cur), &added);
+      dyn_node_.push_back(id);
+      node_dyn_[id].push_back(slot);
+      if (id >= sources_.size()) sources_.resize(id + 1);
+      if (added) sources_[id] = Source{zone, 0, 0};
+      const std::size_t apex_len = zones_[zone].apex.size();
+      while (added && cur > apex_len) {
+        const std::size_t p = parent_offset(buf);
+        cur -= p;
+        std::memmove(buf, buf + p, cur);
+        const auto parent = names().intern(buf, cur, hash_name(buf, cur), &added);
+        if (parent >= sources_.size()) sources_.resize(parent + 1);
+        if (added) sources_[parent] = Source{zone, 0, 0};
+      }
+    }
+    return std::nullopt;
+  }
+
+  static bool under(const std::uint8_t* name, std::size_t len, const std::vector<std::uint8_t>& apex) {
+    for (std::size_t p = 0; len - p >= apex.size(); p += parent_offset(name + p)) {
+      if (len - p == apex.size()) return std::memcmp(name + p, apex.data(), apex.size()) == 0;
+      if (name[p] == 0) break;
+    }
+    return false;
+  }
+
+  // A dynamic RRset must not clash with zone data at its name.
+  std::optional<Error> check_dynamic() {
+    for (std::uint32_t slot = 0; slot < dyn_.size(); ++slot) {
+      const DynamicRrset& d = dyn_[slot];
+      const std::uint32_t id = dyn_node_[slot];
+      AnswerTable::Node& n = nodes()[id];
+      if (n.flags & AnswerTable::kDelegated) return Error{"", "", d.label + " is at or below a zone cut"};
+      for (const RrSet& set : rrsets(id)) {
+        if (set.type() == d.type) return Error{"", "", d.label + " is also in the zone file"};
+        if (set.type() == rrtype::kCname) return Error{"", "", d.label + ": the zone file has a CNAME at this name"};
+        if (d.type == rrtype::kCname) return Error{"", "", d.label + ": a CNAME cannot sit next to the zone's data"};
+      }
+      for (std::uint32_t other : node_dyn_[id]) {
+        if (other == slot) continue;
+        if (dyn_[other].type == d.type) return Error{"", "", d.label + " is defined twice"};
+        if (d.type == rrtype::kCname) return Error{"", "", d.label + ": a CNAME cannot sit next to other GTM records"};
+      }
+      if (d.alternatives.empty()) return Error{"", "", d.label + " has nothing to answer"};
+      n.flags |= AnswerTable::kHasData;
+      if (d.type == rrtype::kCname) n.flags |= AnswerTable::kHasCname;
+    }
+    return std::nullopt;
+  }
+
+  // Every answer a dynamic RRset can give, precomputed like static ones.
+  void add_dynamic_alternatives() {
+    for (std::uint32_t slot = 0; slot < dyn_.size(); ++slot) {
+      const DynamicRrset& d = dyn_[slot];
+      const std::uint32_t id = dyn_node_[slot];
+      AnswerTable::DynamicSlot ds;
+      ds.first_alternative = static_cast<std::uint32_t>(t_->answers_.size());
+      ds.alternatives = static_cast<std::uint32_t>(d.alternatives.size());
+      ds.zone = nodes()[id].zone;
+      ds.geo = d.geo;
+      for (const auto& alternative : d.alternatives) {
+        reset_for(id);
+        std::vector<Rdata> rdatas;
+        for (const Bytes& rd : alternative) {
+          write_raw_rr(w_, Owner{}, d.type, rrclass::kIn, d.ttl, rd.data(), rd.size());
+          rdatas.push_back(Rdata{d.type, rd.data(), rd.size()});
+        }
+        const std::size_t len_req = w_.size();
+        const std::uint16_t ar = write_additional(w_, rdatas, false, nullptr, 0);
+        add_answer(w_, len_req, d.type, 0, static_cast<std::uint16_t>(alternative.size()), 0, 0, ar);
+      }
+      t_->slots_.push_back(ds);
+    }
+  }
+
+  void add_regions(const std::vector<DynamicRegion>& regions) {
+    for (std::size_t r = 0; r < regions.size(); ++r) {
+      t_->region_names_.push_back(regions[r].name);
+      for (const auto& net : regions[r].networks) {
+        AnswerTable::RegionNet rn{};
+        std::memcpy(rn.address, net.address, 16);
+        rn.prefix = net.prefix;
+        rn.region = static_cast<std::uint16_t>(r + 1);
+        (net.family == 4 ? t_->nets4_ : t_->nets6_).push_back(rn);
+      }
+    }
+    for (auto* nets : {&t_->nets4_, &t_->nets6_}) {
+      // The first region listed wins when two regions hold the same network.
+      std::stable_sort(nets->begin(), nets->end(), [](const AnswerTable::RegionNet& a, const AnswerTable::RegionNet& b) {
+        if (a.prefix != b.prefix) return a.prefix > b.prefix;
+        return std::memcmp(a.address, b.address, 16) < 0;
+      });
+      auto& prefixes = nets == &t_->nets4_ ? t_->prefixes4_ : t_->prefixes6_;
+      for (const auto& n : *nets)
+        if (prefixes.empty() || prefixes.back() != n.prefix) prefixes.push_back(n.prefix);
+    }
   }
 
   std::uint32_t table_id(std::uint32_t zone, std::uint32_t owner) const {
@@ -243,29 +362,39 @@ class TableBuilder {
     std::size_t len = 0;
   };
 
+  struct Rdata {
+    std::uint16_t type;
+    const std::uint8_t* data;
+    std::size_t length;
+  };
+
   void write_rr(FragmentWriter& w, Owner owner, const ZoneData& z, const ZoneRr& rr, std::uint16_t cls,
                 std::uint32_t ttl) {
+    write_raw_rr(w, owner, rr.type, cls, ttl, z.rdata.data() + rr.rdata, rr.rdlength);
+  }
+
+  void write_raw_rr(FragmentWriter& w, Owner owner, std::uint16_t type, std::uint16_t cls, std::uint32_t ttl,
+                    const std::uint8_t* rd, std::size_t rdlength) {
     if (owner.name == nullptr) w.qname_owner(); else w.name(owner.name, owner.len);
-    w.u16(rr.type);
+    w.u16(type);
     w.u16(cls);
     w.u32(ttl);
     const std::size_t rdlen_at = w.size();
     w.u16(0);
-    const std::uint8_t* rd = z.rdata.data() + rr.rdata;
     std::size_t name_at[2];
-    const int names_in_rdata = compressible_names(rr.type, name_at);
+    const int names_in_rdata = compressible_names(type, name_at);
     if (names_in_rdata == 0) {
-      w.raw(rd, rr.rdlength);
+      w.raw(rd, rdlength);
     } else {
       std::size_t pos = 0;
       w.raw(rd, name_at[0]);
       pos = name_at[0];
-      for (int i = 0; i < names_in_rdata && pos < rr.rdlength; ++i) {
-        const std::size_t n = name_length(rd + pos, rr.rdlength - pos);
+      for (int i = 0; i < names_in_rdata && pos < rdlength; ++i) {
+        const std::size_t n = name_length(rd + pos, rdlength - pos);
         w.name(rd + pos, n);
         pos += n;
       }
-      if (pos < rr.rdlength) w.raw(rd + pos, rr.rdlength - pos);
+      if (pos < rdlength) w.raw(rd + pos, rdlength - pos);
     }
     w.patch_u16(rdlen_at, static_cast<std::uint16_t>(w.size() - rdlen_at - 2));
   }
@@ -291,16 +420,24 @@ class TableBuilder {
   // `required` selects in-bailiwick glue under `cut` for referrals.
   std::uint16_t write_additional(FragmentWriter& w, const RrSet& set, bool required, const std::uint8_t* cut,
                                  std::size_t cut_len) {
+    std::vector<Rdata> rdatas;
+    for (const ZoneRr* rr = set.first; rr != set.last; ++rr)
+      rdatas.push_back(Rdata{rr->type, set.zone->rdata.data() + rr->rdata, rr->rdlength});
+    return write_additional(w, rdatas, required, cut, cut_len);
+  }
+
+  std::uint16_t write_additional(FragmentWriter& w, const std::vector<Rdata>& rdatas, bool required,
+                                 const std::uint8_t* cut, std::size_t cut_len) {
     std::uint16_t n = 0;
-    for (const ZoneRr* rr = set.first; rr != set.last; ++rr) {
-      const std::uint8_t* rd = set.zone->rdata.data() + rr->rdata;
+    for (const Rdata& r : rdatas) {
+      const std::uint8_t* rd = r.data;
       std::size_t at = 0;
-      if (rr->type == rrtype::kMx) at = 2;
-      else if (rr->type == rrtype::kSrv) at = 6;
-      else if (rr->type != rrtype::kNs) return 0;
-      if (at >= rr->rdlength) continue;
+      if (r.type == rrtype::kMx) at = 2;
+      else if (r.type == rrtype::kSrv) at = 6;
+      else if (r.type != rrtype::kNs) return 0;
+      if (at >= r.length) continue;
       std::uint8_t target[kMaxNameWire];
-      const std::size_t len = name_length(rd + at, rr->rdlength - at);
+      const std::size_t len = name_length(rd + at, r.length - at);
       if (len <= 1 || len > kMaxNameWire) continue;
       for (std::size_t i = 0; i < len; ++i)
         target[i] = (rd[at + i] >= 'A' && rd[at + i] <= 'Z') ? static_cast<std::uint8_t>(rd[at + i] | 0x20) : rd[at + i];
@@ -361,6 +498,8 @@ class TableBuilder {
     const std::uint8_t root[] = {0};
     w.reset(root, 1, 0);
     t_->empty_ = add_answer(w, 0, 0, 0, 0, 0, 0, 0);
+    t_->servfail_ = add_answer(w, 0, 0, static_cast<std::uint8_t>(Rcode::kServFail) | kNotAuthoritative, 0, 0, 0, 0);
+    t_->refused_ = add_answer(w, 0, 0, static_cast<std::uint8_t>(Rcode::kRefused) | kNotAuthoritative, 0, 0, 0, 0);
     // RFC 8482 §4.2: ANY over UDP gets one synthesized HINFO "RFC8482" "".
     w.qname_owner();
     w.u16(rrtype::kHinfo);
@@ -439,6 +578,8 @@ class TableBuilder {
     const std::int64_t id = find_name(name, len);
     if (id != NameSet::kMissing) {
       if (nodes()[static_cast<std::size_t>(id)].flags & AnswerTable::kDelegated) return {};
+      // Answers there change at run time: give the CNAME and let the resolver follow it.
+      if (node_dyn_.count(static_cast<std::uint32_t>(id))) return {};
       return {Target::kNode, static_cast<std::uint32_t>(id)};
     }
     for (std::size_t p = parent_offset(name); p < len; p += parent_offset(name + p)) {
@@ -466,6 +607,14 @@ class TableBuilder {
       return std::nullopt;
     }
     const std::vector<RrSet> sets = rrsets(id);
+    auto dyn = node_dyn_.find(id);
+    if (dyn != node_dyn_.end() && sets.empty() && (node.flags & AnswerTable::kHasCname)) {
+      // A GTM CNAME: it answers every type.
+      node.default_answer = add_dynamic_placeholder(dyn->second.front());
+      node.first_answer = node.default_answer;
+      node.n_answers = 1;
+      return std::nullopt;
+    }
     if (node.flags & AnswerTable::kHasCname) return add_cname_answers(id, sets.front());
     for (const RrSet& set : sets) {
       reset_for(id);
@@ -474,8 +623,10 @@ class TableBuilder {
       const std::uint16_t ar = write_additional(w_, set, false, nullptr, 0);
       add_answer(w_, len_req, set.type(), 0, an, 0, 0, ar);
     }
+    if (dyn != node_dyn_.end())
+      for (std::uint32_t slot : dyn->second) add_dynamic_placeholder(slot);
     if (sets.size() > 1) {
-      // ANY over TCP: every RRset (RFC 8482 lets UDP get the HINFO instead).
+      // ANY over TCP: every static RRset (RFC 8482 lets UDP get the HINFO instead).
       reset_for(id);
       std::uint16_t an = 0;
       for (const RrSet& set : sets) an += write_set(w_, Owner{}, set);
@@ -484,6 +635,15 @@ class TableBuilder {
     }
     node.n_answers = static_cast<std::uint16_t>(t_->answers_.size() - node.first_answer);
     return std::nullopt;
+  }
+
+  std::uint32_t add_dynamic_placeholder(std::uint32_t slot) {
+    Answer a;
+    a.qtype = dyn_[slot].type;
+    a.rcode = kDynamicAnswer;
+    a.data = slot;
+    t_->answers_.push_back(a);
+    return static_cast<std::uint32_t>(t_->answers_.size() - 1);
   }
 
   // A CNAME answers its own type with itself; any other type with the chain followed inside the
@@ -552,6 +712,9 @@ class TableBuilder {
   }
 
   std::vector<ZoneData> zones_;
+  std::vector<DynamicRrset> dyn_;
+  std::vector<std::uint32_t> dyn_node_;                                   // slot -> node
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> node_dyn_;  // node -> slots
   std::unique_ptr<AnswerTable> t_;
   NameSet apexes_;
   std::vector<std::uint32_t> apex_zone_;
@@ -564,9 +727,12 @@ class TableBuilder {
   std::optional<Error> error_;
 };
 
-Result<std::unique_ptr<AnswerTable>> build_table(std::vector<ZoneData>&& zones, const TableOptions& options) {
+Result<std::unique_ptr<AnswerTable>> build_table(std::vector<ZoneData>&& zones, const TableOptions& options,
+                                                 std::vector<DynamicRrset>&& dynamic,
+                                                 const std::vector<DynamicRegion>& regions) {
   if (zones.size() > std::numeric_limits<std::uint16_t>::max()) return Error{"", "", "too many zones"};
-  return TableBuilder(std::move(zones), options).build();
+  if (regions.size() >= std::numeric_limits<std::uint16_t>::max()) return Error{"", "", "too many regions"};
+  return TableBuilder(std::move(zones), options, std::move(dynamic), regions).build();
 }
 
 }  // namespace pharos::dns

@@ -20,6 +20,11 @@ ProbeServices::~ProbeServices() = default;
 
 std::unique_ptr<Prober> ProbeServices::make(const CheckSpec& spec, std::string& error) {
   std::unique_ptr<Prober> p;
+  if (spec.type == CheckType::kHttp || spec.type == CheckType::kHttps) {
+    // A spec libcurl cannot run (URL, regex, method) is a configuration problem: say so.
+    error = http_check_error(spec);
+    if (!error.empty()) return nullptr;
+  }
   switch (spec.type) {
     case CheckType::kTcp: p = make_tcp_prober(loop_, *resolver_, spec); break;
     case CheckType::kHttp:
