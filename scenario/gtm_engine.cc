@@ -1,0 +1,277 @@
+// gtm_engine.cc: see gtm_engine.h.
+#include "scenario/gtm_engine.h"
+
+#include <algorithm>
+
+#include "scenario/render.h"
+
+namespace pharos::scenario {
+namespace {
+
+void free_timer(uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); }
+
+}  // namespace
+
+GtmEngine::GtmEngine(uv_loop_t* loop, Publish publish, WallClock wall)
+    : loop_(loop), publish_(std::move(publish)), wall_(std::move(wall)) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+}
+
+GtmEngine::~GtmEngine() { stop(); }
+
+void GtmEngine::stop() {
+  if (timer_ == nullptr) return;
+  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
+  timer_ = nullptr;
+}
+
+std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std::size_t regions,
+                                                      const health::HealthState& health) {
+  // Selection memory follows a record across reloads while its name, type and chain DCs stay.
+  std::map<std::string, RecordState> previous;
+  for (std::size_t i = 0; i < gtm_.records.size() && i < state_.size(); ++i) {
+    std::string id = gtm_.records[i].key();
+    for (const auto& e : gtm_.records[i].chain) id += "|" + e.dc;
+    previous.emplace(std::move(id), std::move(state_[i]));
+  }
+  gtm_ = gtm;
+  if (gtm.debounce) debounce_ = *gtm.debounce;
+  regions_ = std::max<std::size_t>(1, regions);
+  region_names_.assign(1, "");
+  for (const auto& r : gtm_.regions) region_names_.push_back(r.name);
+  region_names_.resize(regions_);
+
+  check_scenarios_.clear();
+  scenario_records_.clear();
+  dc_records_.clear();
+  for (const auto& [name, s] : gtm_.scenarios)
+    for (const auto& g : s.groups)
+      for (const auto& t : g) check_scenarios_[t.check].insert(name);
+
+  state_.assign(gtm_.records.size(), RecordState{});
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
+    const GtmRecord& r = gtm_.records[i];
+    for (const auto& e : r.chain) {
+      dc_records_[e.dc].insert(i);
+      if (!e.scenario.empty()) scenario_records_[e.scenario].insert(i);
+    }
+    if (r.dr && !r.dr->dr_cond.empty()) scenario_records_[r.dr->dr_cond].insert(i);
+
+    std::string id = r.key();
+    for (const auto& e : r.chain) id += "|" + e.dc;
+    RecordState& st = state_[i];
+    if (auto it = previous.find(id); it != previous.end() && it->second.memory.size() == regions_) st = std::move(it->second);
+    st.order.assign(regions_, {});
+    for (std::size_t reg = 0; reg < regions_; ++reg) {
+      auto geo = r.geo.find(region_names_[reg]);
+      if (reg == 0 || geo == r.geo.end()) {
+        for (std::size_t e = 0; e < r.chain.size(); ++e) st.order[reg].push_back(static_cast<int>(e));
+        continue;
+      }
+      // The region's DC order; a DC it does not list is not used there.
+      for (const auto& dc : geo->second)
+        for (std::size_t e = 0; e < r.chain.size(); ++e)
+          if (r.chain[e].dc == dc) st.order[reg].push_back(static_cast<int>(e));
+    }
+    st.memory.resize(regions_);
+    st.current.resize(regions_);
+    st.since.resize(regions_);
+    st.selected.resize(regions_, false);
+  }
+  choices_.assign(gtm_.records.size() * regions_, 0);
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
+    for (std::size_t reg = 0; reg < regions_; ++reg)
+      if (state_[i].selected[reg]) choices_[i * regions_ + reg] = choice_of(gtm_.records[i], state_[i].current[reg]);
+  refresh_inputs(health, nullptr);
+  dirty_.clear();
+  const SystemTime now = wall_();
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) select_record(i, now, "configuration");
+  auto out = std::make_unique<dns::DynamicChoices>(gtm_.records.size(), regions_);
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
+    for (std::size_t reg = 0; reg < regions_; ++reg) out->set(i, reg, choices_[i * regions_ + reg]);
+  return out;
+}
+
+// Scenario values and DC states, with stuck-state protection. `changes` limits the work to what
+// moved and marks the affected records dirty; null recomputes everything.
+void GtmEngine::refresh_inputs(const health::HealthState& health, const health::Changes* changes) {
+  auto state_of = [&health](const std::string& id) { return health.effective(id); };
+  std::set<std::string> scenarios;
+  if (changes == nullptr) {
+    for (const auto& [name, s] : gtm_.scenarios) scenarios.insert(name);
+  } else {
+    for (const auto& c : changes->checks) {
+      if (c.hidden_by_force) continue;
+      if (auto it = check_scenarios_.find(c.id); it != check_scenarios_.end())
+        scenarios.insert(it->second.begin(), it->second.end());
+    }
+  }
+  for (const auto& name : scenarios) {
+    const Truth t = evaluate(gtm_.scenarios.at(name), state_of);
+    if (t != Truth::kUnknown) scenario_known_.insert(name);
+    const bool before = scenario_value_.count(name) ? scenario_value_[name] : false;
+    const bool after = settle(t, before);
+    scenario_value_[name] = after;
+    if (changes != nullptr && after != before)
+      if (auto it = scenario_records_.find(name); it != scenario_records_.end()) dirty_.insert(it->second.begin(), it->second.end());
+  }
+  auto update_dc = [&](const std::string& dc) {
+    const health::DcInfo* info = health.datacenter(dc);
+    const health::DcStatus status = info ? info->status : health::DcStatus::kUnknown;
+    if (status != health::DcStatus::kUnknown) dc_known_.insert(dc);
+    const bool ok_before = dc_ok_.count(dc) ? dc_ok_[dc] : false;
+    dc_ok_[dc] = status == health::DcStatus::kUnknown ? ok_before : status == health::DcStatus::kOk;
+    dc_maintenance_[dc] = status == health::DcStatus::kMaintenance;
+    if (changes != nullptr)
+      if (auto it = dc_records_.find(dc); it != dc_records_.end()) dirty_.insert(it->second.begin(), it->second.end());
+  };
+  if (changes == nullptr) {
+    for (const auto& [dc, records] : dc_records_) update_dc(dc);
+  } else {
+    for (const auto& d : changes->datacenters)
+      if (dc_records_.count(d.dc)) update_dc(d.dc);
+  }
+}
+
+bool GtmEngine::entry_healthy(const GtmRecord&, const ChainEntry& e) const {
+  // Maintenance removes a DC from every answer, however healthy it is.
+  if (auto m = dc_maintenance_.find(e.dc); m != dc_maintenance_.end() && m->second) return false;
+  if (!e.scenario.empty()) {
+    auto it = scenario_value_.find(e.scenario);
+    return it != scenario_value_.end() && it->second;
+  }
+  auto it = dc_ok_.find(e.dc);
+  return it != dc_ok_.end() && it->second;
+}
+
+bool GtmEngine::entry_known(const ChainEntry& e) const {
+  return e.scenario.empty() ? dc_known_.count(e.dc) > 0 : scenario_known_.count(e.scenario) > 0;
+}
+
+std::uint32_t GtmEngine::choice_of(const GtmRecord& r, const Selection& s) const {
+  switch (s.source) {
+    case Source::kChain:
+    case Source::kFailOpen: return static_cast<std::uint32_t>(s.entry);
+    case Source::kDr: return static_cast<std::uint32_t>(dr_alternative(r));
+    case Source::kFallback: return static_cast<std::uint32_t>(fallback_alternative(r));
+    case Source::kNoData: return dns::kChoiceNoData;
+    case Source::kServFail: return dns::kChoiceServFail;
+    case Source::kRefused: return dns::kChoiceRefused;
+  }
+  return 0;
+}
+
+std::string GtmEngine::describe(const GtmRecord& r, const Selection& s) const {
+  if (s.source == Source::kChain || s.source == Source::kFailOpen)
+    return std::string(s.source == Source::kFailOpen ? "failOpen " : "") + "entry " + std::to_string(s.entry) + " (" +
+           r.chain[static_cast<std::size_t>(s.entry)].dc + ")";
+  return to_string(s.source);
+}
+
+bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) {
+  const GtmRecord& r = gtm_.records[i];
+  RecordState& st = state_[i];
+  std::vector<bool> healthy(r.chain.size());
+  bool any_known = false;
+  for (std::size_t e = 0; e < r.chain.size(); ++e) {
+    healthy[e] = entry_healthy(r, r.chain[e]);
+    any_known = any_known || entry_known(r.chain[e]);
+  }
+  bool dr_cond = false;
+  if (r.dr && !r.dr->dr_cond.empty()) {
+    auto it = scenario_value_.find(r.dr->dr_cond);
+    dr_cond = it != scenario_value_.end() && it->second;
+  }
+  bool changed = false;
+  for (std::size_t reg = 0; reg < regions_; ++reg) {
+    Selection s;
+    if (!any_known && !st.selected[reg]) {
+      // Nothing is known yet (startup without saved state): answer the preferred entry rather than
+      // DR or a fail-safe record, and decide as soon as the first results arrive.
+      const int first = st.order[reg].empty() ? 0 : st.order[reg].front();
+      s = Selection{Source::kChain, first, &r.chain[static_cast<std::size_t>(first)].rdata, "waiting for the first health results"};
+    } else {
+      s = select(r, st.order[reg], healthy, dr_cond, st.memory[reg], now);
+      st.selected[reg] = true;
+    }
+    const std::uint32_t choice = choice_of(r, s);
+    std::uint32_t& slot = choices_[i * regions_ + reg];
+    const bool first_time = st.since[reg] == SystemTime{};
+    if (choice != slot || first_time) {
+      if (!first_time && audit_) {
+        audit_(AnswerChange{r.key(), region_names_[reg], describe(r, st.current[reg]), describe(r, s),
+                            s.reason + " (" + cause + ")", now});
+      }
+      changed = changed || choice != slot || first_time;
+      slot = choice;
+      st.since[reg] = now;
+    }
+    st.current[reg] = s;
+  }
+  return changed;
+}
+
+void GtmEngine::on_health(const health::Changes& changes, const health::HealthState& health) {
+  refresh_inputs(health, &changes);
+  if (dirty_.empty()) return;
+  if (debounce_.count() == 0) {
+    flush("health change");
+    return;
+  }
+  if (timer_running_ || timer_ == nullptr) return;  // this change joins the open window
+  timer_running_ = true;
+  uv_timer_start(
+      timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<GtmEngine*>(t->data);
+        self->timer_running_ = false;
+        self->flush("health change, debounced");
+      },
+      static_cast<std::uint64_t>(debounce_.count()), 0);
+}
+
+void GtmEngine::flush(const char* cause) {
+  const SystemTime now = wall_();
+  bool changed = false;
+  for (std::size_t i : dirty_) changed = select_record(i, now, cause) || changed;
+  dirty_.clear();
+  if (changed) publish();
+}
+
+void GtmEngine::publish() {
+  auto c = std::make_unique<dns::DynamicChoices>(gtm_.records.size(), regions_);
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
+    for (std::size_t reg = 0; reg < regions_; ++reg) c->set(i, reg, choices_[i * regions_ + reg]);
+  ++publishes_;
+  publish_(std::move(c));
+}
+
+bool GtmEngine::resume(const std::string& key, const std::string& dc) {
+  bool any = false;
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
+    const GtmRecord& r = gtm_.records[i];
+    if (r.key() != key) continue;
+    for (auto& memory : state_[i].memory)
+      for (std::size_t e = 0; e < r.chain.size(); ++e)
+        if (r.chain[e].dc == dc) any = scenario::resume(memory, static_cast<int>(e)) || any;
+    if (any && select_record(i, wall_(), "resumed by an operator")) publish();
+  }
+  return any;
+}
+
+std::vector<GtmEngine::RecordView> GtmEngine::view() const {
+  std::vector<RecordView> out;
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
+    RecordView v;
+    v.record = &gtm_.records[i];
+    for (std::size_t reg = 0; reg < regions_; ++reg)
+      v.regions.push_back(RegionView{region_names_[reg], state_[i].current[reg], state_[i].since[reg]});
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace pharos::scenario

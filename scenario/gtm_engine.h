@@ -1,0 +1,124 @@
+// gtm_engine.h: the decision pipeline from health to DNS answers. Health changes mark only the
+// records whose scenarios or data centers they touch; after the debounce (0 = at once) those
+// records are selected again per region, and when an answer moved the new choices are published
+// to the DNS workers. Operator actions apply at once. Runs on the control loop.
+//
+//   GtmEngine gtm(loop, [&](auto&& c) { server.publish_choices(std::move(c)); });
+//   auto choices = gtm.apply(config.gtm, table.region_count(), health.state());  // before publishing
+//   health.subscribe([&](const health::Changes& c) { gtm.on_health(c, health.state()); });
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dns/dynamic.h"
+#include "health/health_state.h"
+#include "scenario/model.h"
+#include "scenario/selection.h"
+
+namespace pharos::scenario {
+
+// One answer change, for the log and the audit journal.
+struct AnswerChange {
+  std::string record;        // "www.example.com./A"
+  std::string region;        // "" for clients in no region
+  std::string from;          // "entry 0 (dc1)", "dr", "fallback", "nodata", ...
+  std::string to;
+  std::string reason;
+  SystemTime at{};
+};
+
+class GtmEngine {
+ public:
+  using Publish = std::function<void(std::unique_ptr<const dns::DynamicChoices>&&)>;
+  using Audit = std::function<void(const AnswerChange&)>;
+  using WallClock = std::function<SystemTime()>;
+
+  GtmEngine(uv_loop_t* loop, Publish publish, WallClock wall = [] { return std::chrono::system_clock::now(); });
+  ~GtmEngine();
+  GtmEngine(const GtmEngine&) = delete;
+  GtmEngine& operator=(const GtmEngine&) = delete;
+
+  void on_audit(Audit audit) { audit_ = std::move(audit); }
+  void set_debounce(Millis debounce) { debounce_ = debounce; }
+
+  // A new configuration, for a table whose slots are gtm.records in order and which has
+  // `regions` regions (including region 0). Records whose key and chain are unchanged keep their
+  // selection memory. Returns the choices to install in that table before publishing it.
+  std::unique_ptr<dns::DynamicChoices> apply(const GtmConfig& gtm, std::size_t regions,
+                                             const health::HealthState& health);
+
+  // Health moved: re-select the records that depend on what changed, after the debounce.
+  void on_health(const health::Changes& changes, const health::HealthState& health);
+
+  // Operator: resume held onlyNew entries of `dc` for the record `key` (every region). Applies
+  // at once. False if nothing was held.
+  bool resume(const std::string& key, const std::string& dc);
+
+  struct RegionView {
+    std::string region;
+    Selection selection;
+    SystemTime since{};
+  };
+  struct RecordView {
+    const GtmRecord* record = nullptr;
+    std::vector<RegionView> regions;
+  };
+  std::vector<RecordView> view() const;
+  std::uint64_t publishes() const { return publishes_; }
+  bool pending() const { return !dirty_.empty(); }
+
+  // Closes the debounce timer; run the loop afterwards.
+  void stop();
+
+ private:
+  struct RecordState {
+    std::vector<std::vector<int>> order;        // per region: chain indexes in preference order
+    std::vector<SelectionMemory> memory;        // per region
+    std::vector<Selection> current;             // per region
+    std::vector<SystemTime> since;              // per region
+    std::vector<bool> selected;                 // per region: selected at least once
+  };
+
+  void refresh_inputs(const health::HealthState& health, const health::Changes* changes);
+  bool entry_healthy(const GtmRecord& r, const ChainEntry& e) const;
+  bool entry_known(const ChainEntry& e) const;
+  // Selects record i in every region; returns true if an answer changed.
+  bool select_record(std::size_t i, SystemTime now, const char* cause);
+  void flush(const char* cause);
+  void publish();
+  std::uint32_t choice_of(const GtmRecord& r, const Selection& s) const;
+  std::string describe(const GtmRecord& r, const Selection& s) const;
+
+  uv_loop_t* loop_;
+  Publish publish_;
+  WallClock wall_;
+  Audit audit_;
+  Millis debounce_{3000};
+  uv_timer_t* timer_ = nullptr;
+  bool timer_running_ = false;
+
+  GtmConfig gtm_;
+  std::size_t regions_ = 1;
+  std::vector<std::string> region_names_;        // by region index; [0] = ""
+  std::vector<RecordState> state_;               // by record index
+  std::vector<std::uint32_t> choices_;           // [record * regions + region]
+  std::map<std::string, bool> scenario_value_;   // settled (stuck-state protected)
+  std::set<std::string> scenario_known_;
+  std::map<std::string, bool> dc_ok_;            // settled: status ok
+  std::map<std::string, bool> dc_maintenance_;
+  std::set<std::string> dc_known_;
+  std::map<std::string, std::set<std::string>> check_scenarios_;   // check ID -> scenarios using it
+  std::map<std::string, std::set<std::size_t>> scenario_records_;  // scenario -> records
+  std::map<std::string, std::set<std::size_t>> dc_records_;        // DC -> records
+  std::set<std::size_t> dirty_;
+  std::uint64_t publishes_ = 0;
+};
+
+}  // namespace pharos::scenario

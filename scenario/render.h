@@ -1,0 +1,23 @@
+// render.h: GTM records and regions in the form the answer table takes: each record becomes a
+// dynamic RRset whose alternatives are, in this order, every chain entry's rdata, then the DR
+// rdata (if any), then the fail-safe records (if any). The GTM engine chooses among them.
+#pragma once
+
+#include <vector>
+
+#include "dns/dynamic.h"
+#include "dns/result.h"
+#include "scenario/model.h"
+
+namespace pharos::scenario {
+
+// Alternative indexes of a record's DR and fail-safe answers (-1 when it has none).
+int dr_alternative(const GtmRecord& r);
+int fallback_alternative(const GtmRecord& r);
+
+// Encodes every rdata with ldns. Errors name the record's file and JSON Pointer.
+Result<std::vector<dns::DynamicRrset>> render_records(const GtmConfig& gtm);
+// Region 1..n of the table is gtm.regions[0..n-1].
+std::vector<dns::DynamicRegion> render_regions(const GtmConfig& gtm);
+
+}  // namespace pharos::scenario
