@@ -73,8 +73,6 @@ int Daemon::run() {
   }
   server_ = std::move(*server);
   running_ = l.config;
-  server_->publish(std::move(l.table));
-  server_->start();
   for (const auto& b : server_->bound()) {
     const std::string addr = dns::format_address(b.sa());
     log_info("listening udp " + addr, {{"proto", "udp"}, {"addr", addr}});
@@ -94,10 +92,21 @@ int Daemon::run() {
   uv_timer_init(&loop_, &reclaim_timer_);
   reclaim_timer_.data = this;
   uv_timer_start(&reclaim_timer_, &Daemon::on_reclaim, kReclaimPeriodMs, kReclaimPeriodMs);
-  start_health(l.scenarios);
+  start_health();
+  const std::size_t checks = l.scenarios.health.checks.size(), dcs = l.scenarios.health.datacenters.size(),
+                    records = l.scenarios.gtm.records.size();
+  apply_and_publish(l);
+  log_info("health checks started", {{"checks", std::to_string(checks)},
+                                     {"probes", std::to_string(health_->prober_count())},
+                                     {"datacenters", std::to_string(dcs)},
+                                     {"gtm_records", std::to_string(records)}});
+  // Workers start with a table (and its GTM choices) in place; the sockets are bound already, so
+  // queries that arrived meanwhile wait in their buffers.
+  server_->start();
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  gtm_.reset();
   health_.reset();
   probes_.reset();
   uv_loop_close(&loop_);
@@ -106,14 +115,24 @@ int Daemon::run() {
   return 0;
 }
 
-void Daemon::start_health(const scenario::ScenarioConfig& scenarios) {
+void Daemon::start_health() {
   probes_ = std::make_unique<health::ProbeServices>(&loop_);
   health_ = std::make_unique<health::HealthEngine>(&loop_, *probes_);
+  gtm_ = std::make_unique<scenario::GtmEngine>(
+      &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { server_->publish_choices(std::move(c)); });
+  gtm_->on_audit([](const scenario::AnswerChange& c) {
+    log_info("answer changed", {{"record", c.record}, {"region", c.region.empty() ? "-" : c.region},
+                                {"from", c.from}, {"to", c.to}, {"reason", c.reason}});
+  });
   health_->subscribe(log_health);
-  health_->apply(scenarios.health);
-  log_info("health checks started", {{"checks", std::to_string(scenarios.health.checks.size())},
-                                     {"probes", std::to_string(health_->prober_count())},
-                                     {"datacenters", std::to_string(scenarios.health.datacenters.size())}});
+  health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
+}
+
+void Daemon::apply_and_publish(Loaded& l) {
+  health_->apply(l.scenarios.health);  // unchanged checks keep their state; removed ones stop
+  auto choices = gtm_->apply(l.scenarios.gtm, l.table->region_count(), health_->state());
+  delete l.table->exchange_choices(choices.release());  // not yet published: no reader holds it
+  server_->publish(std::move(l.table));
 }
 
 void Daemon::on_signal(uv_signal_t* s, int signum) {
@@ -181,8 +200,7 @@ void Daemon::apply_reload(LoadResult&& r) {
   if (!changed.empty()) {
     log_warn("restart needed to apply some changes; the rest is reloaded", {{"keys", join(changed)}});
   }
-  server_->publish(std::move(l.table));
-  health_->apply(l.scenarios.health);  // unchanged checks keep their state; removed ones stop
+  apply_and_publish(l);
   log_info("reloaded", {{"zones", std::to_string(l.zone_count)},
                         {"names", std::to_string(l.name_count)},
                         {"serials", join(l.serials)}});
@@ -194,6 +212,7 @@ void Daemon::stop(int signum) {
   log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
+  gtm_->stop();
   health_->stop();
   probes_->close();
   // Workers stop accepting and reading at once and get a bounded time to flush TCP answers.

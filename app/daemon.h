@@ -1,4 +1,5 @@
-// daemon.h: pharosd's control loop: starts serving, runs the health checks, reloads on SIGHUP
+// daemon.h: pharosd's control loop: starts serving, runs the health checks and the GTM pipeline
+// that turns their results into answers, reloads on SIGHUP
 // (loading off the query path, all or nothing), stops gracefully on SIGTERM/SIGINT, and frees
 // replaced answer tables.
 //
@@ -15,6 +16,7 @@
 #include "dns/server.h"
 #include "health/engine.h"
 #include "health/probe_services.h"
+#include "scenario/gtm_engine.h"
 
 namespace pharos::app {
 
@@ -38,13 +40,17 @@ class Daemon {
   void start_reload();
   void apply_reload(LoadResult&& result);
   void stop(int signum);
-  void start_health(const scenario::ScenarioConfig& scenarios);
+  void start_health();  // creates the health and GTM engines on loop_
+  // Applies a loaded configuration to the health and GTM engines and publishes `table` with the
+  // GTM choices that configuration gives.
+  void apply_and_publish(Loaded& l);
 
   std::string config_path_;
   Config running_;              // what the sockets and workers were started with
   std::unique_ptr<dns::Server> server_;
   std::unique_ptr<health::ProbeServices> probes_;  // on loop_, like the engine
   std::unique_ptr<health::HealthEngine> health_;
+  std::unique_ptr<scenario::GtmEngine> gtm_;
   uv_loop_t loop_{};
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "dns/zone.h"
+#include "scenario/render.h"
 
 namespace pharos::app {
 
@@ -32,8 +33,15 @@ LoadResult load_everything(const std::string& config_path) {
   if (!scenarios) r.errors.push_back(scenarios.error());
   if (!r.errors.empty()) return r;
 
+  if (config->debounce_ms) scenarios->gtm.debounce = scenario::Millis(*config->debounce_ms);
+  Result<std::vector<dns::DynamicRrset>> gtm = scenario::render_records(scenarios->gtm);
+  if (!gtm) {
+    r.errors.push_back(gtm.error());
+    return r;
+  }
   const std::size_t zone_count = zones.size();
-  Result<std::unique_ptr<dns::AnswerTable>> table = dns::build_table(std::move(zones), config->table);
+  Result<std::unique_ptr<dns::AnswerTable>> table = dns::build_table(
+      std::move(zones), config->table, std::move(*gtm), scenario::render_regions(scenarios->gtm));
   if (!table) {
     Error e = table.error();
     if (e.file.empty()) e.file = config_path;
