@@ -125,7 +125,7 @@ class Reader : public scenario::JsonReader {
         {"state_dir", [&](const Value& v, const std::string& w) { return path(v, w, config_.state_dir); }},
         {"debounce", [&](const Value& v, const std::string& w) {
            std::uint64_t ms = 0;
-           if (!duration(v, w, ms)) return false;
+           if (!duration(v, w, ms, /*allow_zero=*/true)) return false;  // 0: publish at once
            config_.debounce_ms = ms;
            return true;
          }},

@@ -153,7 +153,7 @@ bool JsonReader::integer(const Value& v, const std::string& where, std::int64_t 
   return true;
 }
 
-bool JsonReader::duration(const Value& v, const std::string& where, std::uint64_t& out) {
+bool JsonReader::duration(const Value& v, const std::string& where, std::uint64_t& out, bool allow_zero) {
   std::optional<std::uint64_t> ms;
   if (v.IsNumber()) {
     const double s = v.GetDouble();
@@ -165,7 +165,7 @@ bool JsonReader::duration(const Value& v, const std::string& where, std::uint64_
     return fail(where, "must be a duration such as \"500ms\", \"2s\", \"5m\" or a number of seconds");
   }
   if (!ms) return fail(where, json_text(v) + " is not a duration (\"500ms\", \"2s\", \"5m\", seconds)");
-  if (*ms == 0) return fail(where, "must be greater than zero");
+  if (*ms == 0 && !allow_zero) return fail(where, "must be greater than zero");
   if (*ms > kMaxDurationMs) return fail(where, json_text(v) + " is longer than a day");
   out = *ms;
   return true;

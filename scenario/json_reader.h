@@ -62,7 +62,8 @@ class JsonReader {
   bool strings(const Value& v, const std::string& where, std::vector<std::string>& out);
   bool boolean(const Value& v, const std::string& where, bool& out);
   bool integer(const Value& v, const std::string& where, std::int64_t lo, std::int64_t hi, std::int64_t& out);
-  bool duration(const Value& v, const std::string& where, std::uint64_t& out_ms);
+  // A positive duration; `allow_zero` for settings where 0 means "at once" (debounce).
+  bool duration(const Value& v, const std::string& where, std::uint64_t& out_ms, bool allow_zero = false);
   // A file path; relative paths start at the directory of the file being read.
   bool path(const Value& v, const std::string& where, std::string& out);
   std::string resolve(const std::string& p) const;

@@ -148,3 +148,19 @@ TEST(Log, LinesAreLogfmtWithQuotedMessage) {
 
 }  // namespace
 }  // namespace pharos::app
+
+namespace pharos::app {
+namespace {
+
+TEST(Config, DebounceZeroMeansAtOnceButOtherDurationsMustBePositive) {
+  auto c = parse_config(R"({"listen": ["127.0.0.1:0"], "debounce": 0})", "p.json");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  ASSERT_TRUE(c->debounce_ms.has_value());
+  EXPECT_EQ(*c->debounce_ms, 0u);
+  auto bad = parse_config(R"({"listen": ["127.0.0.1:0"], "tcp": {"idle_timeout": 0}})", "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where, "/tcp/idle_timeout");
+}
+
+}  // namespace
+}  // namespace pharos::app
