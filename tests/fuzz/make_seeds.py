@@ -79,3 +79,25 @@ zones = {
 for key, data in zones.items():
     with open(os.path.join(zone_dir, key), "wb") as f:
         f.write(data)
+
+scenario_dir = os.path.join(HERE, "corpus", "scenario_load")
+os.makedirs(scenario_dir, exist_ok=True)
+with open(os.path.join(HERE, "..", "..", "zones", "gtm.json"), "rb") as f:
+    gtm = f.read()
+scenarios = {
+    "example": gtm,
+    "checks": b'{"checks": {"a": {"type": "tcp", "target": "127.0.0.1:80", "send": "x", "expect": "y"},'
+              b' "b": {"type": "https", "url": "https://h/", "tlsVerify": false, "expectBodyRegex": "^ok"}}}',
+    "dc": b'{"datacenters": {"dc1": {"accessPeriod": "2s", "wanAccess": {"minUp": 1, "targets":'
+          b' [{"type": "icmp", "target": "::1"}]}, "maintenanceMode": true}}}',
+    "gtm": b'{"datacenters": {"dc1": {}, "dc2": {}}, "scenarios": {"s": [["auto|dc1|access", "auto|dc2|access!"]]},'
+           b' "regions": {"eu": ["10.1.0.0/16", "2001:db8::/32"]},'
+           b' "records": [{"name": "www.example.com.", "type": "A", "ttl": 30,'
+           b' "chain": [{"dc": "dc1", "scenario": "s", "rdata": ["192.0.2.1"]}, {"dc": "dc2", "rdata": ["192.0.2.2"]}],'
+           b' "backupBehavior": "onlyNew", "staleAfter": "10s", "dr": {"rdata": ["203.0.113.1"], "drIfNoRecords": true},'
+           b' "fallbackRecords": ["203.0.113.9"], "allDown": "nodata", "geo": {"eu": ["dc2", "dc1"]}}]}',
+    "broken": b'{"records": [{"name": "x.", "type": "A", "chain": [{"dc": "nope", "rdata": ["1.2.3"]}]}]}',
+}
+for key, data in scenarios.items():
+    with open(os.path.join(scenario_dir, key), "wb") as f:
+        f.write(data)
