@@ -101,7 +101,8 @@ namespace {
 using namespace dns::rrtype;
 
 // Every kind of answer the example zone gives: data, CNAME chains, wildcard, NXDOMAIN, NODATA,
-// referral, a large RRset (TC without EDNS), ANY, and the CHAOS class.
+// referral, a large RRset (TC without EDNS), ANY, the CHAOS class, and a GTM record chosen by
+// the client's region.
 struct Case {
   const char* name;
   std::uint16_t type;
@@ -113,6 +114,7 @@ constexpr Case kMix[] = {
     {"a.sub.example.com", kA, true},    {"big.example.com", kTxt, false},  {"big.example.com", kTxt, true},
     {"example.com", kAny, true},        {"example.com", kSoa, false},      {"_sip._udp.example.com", kSrv, true},
     {"b.c.example.com", kA, true},      {"outside.example.com", kA, true}, {"other.test", kA, true},
+    {"gtm.example.com", kA, true},      {"gtm.example.com", kA, false},    {"gtm.example.com", kAaaa, true},
 };
 constexpr std::size_t kMixSize = sizeof kMix / sizeof kMix[0];
 

@@ -13,13 +13,25 @@
 
 namespace pharos::test {
 
+// The example zone plus one GTM record, gtm.example.com A (two alternatives, answered by region),
+// and a region holding 127.0.0.0/8, so the workers' dynamic and geo paths run too.
 inline std::unique_ptr<const dns::AnswerTable> example_table(const dns::TableOptions& options = {}) {
   auto zone = dns::load_zone("example.com.", std::string(PHAROS_SOURCE_DIR) + "/zones/example.com.zone");
   EXPECT_TRUE(zone.ok()) << (zone.ok() ? "" : zone.error().to_string());
   if (!zone.ok()) return nullptr;
   std::vector<dns::ZoneData> zones;
   zones.push_back(std::move(zone.value()));
-  auto table = dns::build_table(std::move(zones), options);
+  std::vector<dns::DynamicRrset> gtm(1);
+  dns::name_to_wire("gtm.example.com.", gtm[0].owner);
+  gtm[0].type = dns::rrtype::kA;
+  gtm[0].ttl = 30;
+  gtm[0].geo = true;
+  gtm[0].label = "gtm.example.com./A";
+  gtm[0].alternatives = {{{192, 0, 2, 200}}, {{198, 51, 100, 200}}};
+  dns::DynamicRegion local;
+  local.name = "local";
+  local.networks.push_back(dns::DynamicRegion::Network{4, {127}, 8});
+  auto table = dns::build_table(std::move(zones), options, std::move(gtm), {local});
   EXPECT_TRUE(table.ok()) << (table.ok() ? "" : table.error().to_string());
   if (!table.ok()) return nullptr;
   return std::move(table.value());
