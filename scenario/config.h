@@ -1,5 +1,6 @@
 // config.h: what the scenario files (JSON, listed under "scenarios" in pharos.json) hold, and
-// loading them all or nothing. Data centers and checks become the health engine's configuration.
+// loading them all or nothing. Data centers and checks become the health engine's configuration;
+// scenarios, regions and GTM records become the GtmConfig (docs/gtm.md, docs/scenario.schema.json).
 //
 //   Result<ScenarioConfig> c = load_scenario_files({"zones/gtm.json"});
 //   if (!c) log(c.error().to_string());   // "zones/gtm.json: /checks/web1/url: must be a string"
@@ -12,18 +13,23 @@
 
 #include "dns/result.h"
 #include "health/health_state.h"
+#include "scenario/model.h"
 
 namespace pharos::scenario {
 
 struct ScenarioConfig {
   health::HealthConfig health;      // checks (users' and DC targets) and data centers
+  GtmConfig gtm;                    // scenarios, regions and GTM records
   std::vector<std::string> files;   // where it came from
 };
 
-// Reads every file; names must be unique across them. Any error fails the whole load.
+// Reads every file; names (DCs, checks, scenarios, regions, record name+type) must be unique
+// across them, and references (scenario terms, chain DCs and scenarios, drCond, geo regions) are
+// checked once all are read, so a record may use a DC of another file. Any error fails the load.
 Result<ScenarioConfig> load_scenario_files(const std::vector<std::string>& paths);
 
-// One file's text (tests, fuzzing). Relative paths inside it start at `path`'s directory.
+// One file's text (tests, fuzzing), its references checked as if it were the only file.
+// Relative paths inside it start at `path`'s directory.
 Result<ScenarioConfig> parse_scenario_text(std::string_view text, const std::string& path);
 
 }  // namespace pharos::scenario

@@ -106,7 +106,7 @@ TEST(ScenarioConfig, ErrorsNameTheExactPointer) {
       {R"({"datacenters": {"dc1": {"accessPeriod": "fast"}}})", "/datacenters/dc1/accessPeriod", "is not a duration"},
       {R"({"datacenters": {"dc1": {"lan": []}}})", "/datacenters/dc1/lan", "unknown key"},
       {R"({"datacenters": {"d|c": {}}})", "/datacenters/d|c", "must be non-empty"},
-      {R"({"records": []})", "/records", "unknown key"},
+      {R"({"record": []})", "/record", "unknown key"},
   };
   for (const Bad& b : cases) {
     auto c = parse_scenario_text(b.json, "gtm.json");
