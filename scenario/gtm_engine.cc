@@ -85,6 +85,10 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std:
   for (std::size_t i = 0; i < gtm_.records.size(); ++i)
     for (std::size_t reg = 0; reg < regions_; ++reg)
       if (state_[i].selected[reg]) choices_[i * regions_ + reg] = choice_of(gtm_.records[i], state_[i].current[reg]);
+  if (saved_) {
+    apply_saved(*saved_);
+    saved_.reset();
+  }
   refresh_inputs(health, nullptr);
   dirty_.clear();
   const SystemTime now = wall_();
@@ -186,7 +190,10 @@ bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) 
     dr_cond = it != scenario_value_.end() && it->second;
   }
   bool changed = false;
-  for (std::size_t reg = 0; reg < regions_; ++reg) {
+  // Without a geo order every region answers alike: decide once, in region 0, and share it.
+  const std::size_t decided = r.geo.empty() ? 1 : regions_;
+  for (std::size_t reg = decided; reg < regions_; ++reg) choices_[i * regions_ + reg] = choices_[i * regions_];
+  for (std::size_t reg = 0; reg < decided; ++reg) {
     Selection s;
     if (!any_known && !st.selected[reg]) {
       // Nothing is known yet (startup without saved state): answer the preferred entry rather than
@@ -210,6 +217,11 @@ bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) 
       st.since[reg] = now;
     }
     st.current[reg] = s;
+  }
+  for (std::size_t reg = decided; reg < regions_; ++reg) {
+    choices_[i * regions_ + reg] = choices_[i * regions_];
+    st.current[reg] = st.current[0];
+    st.since[reg] = st.since[0];
   }
   return changed;
 }
@@ -239,6 +251,7 @@ void GtmEngine::flush(const char* cause) {
   for (std::size_t i : dirty_) changed = select_record(i, now, cause) || changed;
   dirty_.clear();
   if (changed) publish();
+  if (on_selection_) on_selection_();
 }
 
 void GtmEngine::publish() {
@@ -259,7 +272,85 @@ bool GtmEngine::resume(const std::string& key, const std::string& dc) {
         if (r.chain[e].dc == dc) any = scenario::resume(memory, static_cast<int>(e)) || any;
     if (any && select_record(i, wall_(), "resumed by an operator")) publish();
   }
+  if (any && on_selection_) on_selection_();
   return any;
+}
+
+std::string scenario_formula(const ScenarioSpec& scenario) {
+  std::string out;
+  for (const auto& group : scenario.groups) {
+    if (!out.empty()) out += '|';
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      if (i > 0) out += '&';
+      out += group[i].negated ? "!" + group[i].check : group[i].check;
+    }
+  }
+  return out;
+}
+
+SavedGtm GtmEngine::save() const {
+  SavedGtm out;
+  for (const auto& name : scenario_known_) {
+    auto spec = gtm_.scenarios.find(name);
+    auto value = scenario_value_.find(name);
+    if (spec == gtm_.scenarios.end() || value == scenario_value_.end()) continue;
+    out.scenarios.push_back(SavedScenario{name, scenario_formula(spec->second), value->second});
+  }
+  for (const auto& dc : dc_known_)
+    if (auto it = dc_ok_.find(dc); it != dc_ok_.end()) out.dc_ok.emplace(dc, it->second);
+  out.records.reserve(gtm_.records.size());
+  for (std::size_t i = 0; i < gtm_.records.size() && i < state_.size(); ++i) {
+    const RecordState& st = state_[i];
+    SavedRecord r;
+    r.key = gtm_.records[i].key();
+    for (const auto& e : gtm_.records[i].chain) r.chain.push_back(e.dc);
+    for (std::size_t reg = 0; reg < regions_ && reg < st.memory.size(); ++reg)
+      if (st.selected[reg]) r.regions.push_back(SavedRegion{region_names_[reg], st.memory[reg]});
+    if (!r.regions.empty()) out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+void GtmEngine::apply_saved(const SavedGtm& saved) {
+  for (const auto& s : saved.scenarios) {
+    auto spec = gtm_.scenarios.find(s.name);
+    if (spec == gtm_.scenarios.end() || scenario_formula(spec->second) != s.formula) continue;
+    scenario_value_[s.name] = s.value;
+    scenario_known_.insert(s.name);
+  }
+  for (const auto& [dc, ok] : saved.dc_ok) {
+    if (dc_records_.count(dc) == 0) continue;
+    dc_ok_[dc] = ok;
+    dc_known_.insert(dc);
+  }
+  std::map<std::string, const SavedRecord*> by_id;
+  for (const auto& r : saved.records) {
+    std::string id = r.key;
+    for (const auto& dc : r.chain) id += "|" + dc;
+    by_id.emplace(std::move(id), &r);
+  }
+  restored_records_ = 0;
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
+    const GtmRecord& r = gtm_.records[i];
+    std::string id = r.key();
+    for (const auto& e : r.chain) id += "|" + e.dc;
+    auto found = by_id.find(id);
+    RecordState& st = state_[i];
+    if (found == by_id.end() || std::find(st.selected.begin(), st.selected.end(), true) != st.selected.end()) continue;
+    bool any = false;
+    for (const SavedRegion& sr : found->second->regions) {
+      const SelectionMemory& m = sr.memory;
+      // Memory is by chain index: only a memory of this chain's length means anything here.
+      if (m.entries.size() != r.chain.size() || m.serving < -1 || m.serving >= static_cast<int>(r.chain.size())) continue;
+      auto reg = std::find(region_names_.begin(), region_names_.end(), sr.region);
+      if (reg == region_names_.end()) continue;
+      const auto index = static_cast<std::size_t>(reg - region_names_.begin());
+      st.memory[index] = m;
+      st.selected[index] = true;
+      any = true;
+    }
+    restored_records_ += any ? 1 : 0;
+  }
 }
 
 std::vector<GtmEngine::RecordView> GtmEngine::view() const {

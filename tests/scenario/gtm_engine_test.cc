@@ -1,6 +1,6 @@
 // gtm_engine_test.cc: the pipeline from health changes to published choices, on a real libuv
 // loop with a fake wall clock: failover, debounce coalescing, DR, maintenance, geo order,
-// onlyNew with an operator resume, and startup before any result.
+// onlyNew with an operator resume, startup before any result, and a restart from saved state.
 #include "scenario/gtm_engine.h"
 
 #include <gtest/gtest.h>
@@ -63,6 +63,25 @@ class GtmEngineTest : public ::testing::Test {
     const auto changes = health_.record(health::target_id(dc, Dimension::kAccess, 0),
                                         health::ProbeResult{up, up ? "" : "refused", {}}, now_);
     engine_->on_health(changes, health_);
+  }
+  // A restart: a new verdict table and engine that start from what the old ones saved.
+  void restart(bool with_state, std::size_t regions = 1) {
+    const health::SavedHealth h = health_.save();
+    SavedGtm g = engine_->save();
+    now_ += seconds(30);
+    health_ = health::HealthState{};
+    health_.configure(two_dcs(), now_);
+    engine_ = std::make_unique<GtmEngine>(
+        &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { published_.push_back(std::move(c)); },
+        [this] { return now_; });
+    engine_->on_audit([this](const AnswerChange& c) { audit_.push_back(c.region + ":" + c.from + "->" + c.to); });
+    if (with_state) {
+      health_.restore(h, now_);
+      engine_->restore(std::move(g));
+    }
+    published_.clear();
+    audit_.clear();
+    initial_ = engine_->apply(config_, regions, health_);
   }
   std::uint32_t last(std::size_t slot = 0, std::size_t region = 0) {
     return published_.empty() ? initial_->get(slot, region) : published_.back()->get(slot, region);
@@ -230,6 +249,150 @@ TEST_F(GtmEngineTest, ReloadKeepsSelectionMemory) {
   ASSERT_EQ(last(), 1u);
   auto again = engine_->apply(c, 1, health_);
   EXPECT_EQ(again->get(0, 0), 1u);  // still held after the reload
+}
+
+TEST_F(GtmEngineTest, RestartKeepsTheOnlyNewHold) {
+  GtmConfig c;
+  c.records = {www(BackupBehavior::kOnlyNew)};
+  c.records[0].stale_after = seconds(300);
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  now_ += seconds(600);
+  set("dc1", true);
+  ASSERT_EQ(last(), 1u);  // dc1 held, dc2 serving
+
+  restart(/*with_state=*/true);
+  EXPECT_EQ(engine_->restored_records(), 1u);
+  EXPECT_EQ(initial_->get(0, 0), 1u);  // still dc2: no flap back to the held dc1
+  set("dc1", true);
+  set("dc2", true);
+  EXPECT_EQ(last(), 1u);
+  EXPECT_TRUE(audit_.empty());
+  EXPECT_TRUE(engine_->resume("www.example.com./A", "dc1"));
+  EXPECT_EQ(last(), 0u);
+}
+
+TEST_F(GtmEngineTest, RestartWithoutStateForgetsTheHold) {
+  GtmConfig c;
+  c.records = {www(BackupBehavior::kOnlyNew)};
+  c.records[0].stale_after = seconds(300);
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  now_ += seconds(600);
+  set("dc1", true);
+  ASSERT_EQ(last(), 1u);
+  restart(/*with_state=*/false);
+  set("dc1", true);
+  set("dc2", true);
+  EXPECT_EQ(last(), 0u);  // what state persistence is for: this is the flap it prevents
+}
+
+TEST_F(GtmEngineTest, RestoredHoldIsReleasedWhenTheServerFails) {
+  GtmConfig c;
+  c.records = {www(BackupBehavior::kOnlyNew)};
+  c.records[0].stale_after = seconds(300);
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  now_ += seconds(600);
+  set("dc1", true);
+  restart(/*with_state=*/true);
+  set("dc2", false);
+  EXPECT_EQ(last(), 0u);
+}
+
+TEST_F(GtmEngineTest, RestoredScenarioValueIsTheStuckStateStartingPoint) {
+  GtmConfig c;
+  GtmRecord r = www();
+  r.chain[1].scenario = "dc2-serving";
+  c.scenarios["dc2-serving"] = ScenarioSpec{"dc2-serving", {{Term{"auto|dc2|access", false}}}};
+  c.records = {r};
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", false);
+  set("dc2", true);
+  ASSERT_EQ(last(), 1u);
+  const SavedGtm saved = engine_->save();
+  ASSERT_EQ(saved.scenarios.size(), 1u);
+  EXPECT_EQ(saved.scenarios[0].formula, "auto|dc2|access");
+  EXPECT_TRUE(saved.scenarios[0].value);
+
+  // Only the GTM side comes back (the checks are unknown): the saved values still decide.
+  SavedGtm g = saved;
+  health_ = health::HealthState{};
+  health_.configure(two_dcs(), now_);
+  engine_ = std::make_unique<GtmEngine>(&loop_, [](std::unique_ptr<const dns::DynamicChoices>&&) {}, [this] { return now_; });
+  engine_->restore(std::move(g));
+  EXPECT_EQ(engine_->apply(config_, 1, health_)->get(0, 0), 1u);
+
+  // A changed formula is about something else: its saved value is dropped.
+  config_.scenarios["dc2-serving"].groups[0][0].negated = true;
+  g = saved;
+  engine_ = std::make_unique<GtmEngine>(&loop_, [](std::unique_ptr<const dns::DynamicChoices>&&) {}, [this] { return now_; });
+  engine_->restore(std::move(g));
+  const auto choices = engine_->apply(config_, 1, health_);
+  EXPECT_EQ(engine_->save().scenarios.size(), 0u);
+  EXPECT_EQ(engine_->view()[0].regions[0].selection.source, Source::kFailOpen);  // dc1 down, dc2 not known healthy
+  EXPECT_EQ(choices->get(0, 0), 0u);
+}
+
+TEST_F(GtmEngineTest, RestoreSkipsARecordWhoseChainChanged) {
+  GtmConfig c;
+  c.records = {www()};
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", true);
+  set("dc2", true);
+  config_.records[0].chain = {config_.records[0].chain[1], config_.records[0].chain[0]};
+  restart(/*with_state=*/true);
+  EXPECT_EQ(engine_->restored_records(), 0u);
+}
+
+TEST_F(GtmEngineTest, RestoreMatchesRegionsByName) {
+  GtmConfig c;
+  GtmRecord r = www();
+  r.geo["us"] = {"dc2", "dc1"};
+  c.regions = {RegionSpec{"us", {}}};
+  c.records = {r};
+  c.debounce = Millis(0);
+  make(c, 2);
+  set("dc1", true);
+  set("dc2", true);
+  ASSERT_EQ(last(0, 1), 1u);
+  const SavedGtm saved = engine_->save();
+  ASSERT_EQ(saved.records.size(), 1u);
+  ASSERT_EQ(saved.records[0].regions.size(), 2u);
+  EXPECT_EQ(saved.records[0].regions[1].region, "us");
+  EXPECT_EQ(saved.records[0].regions[1].memory.serving, 1);
+  restart(/*with_state=*/true, 2);
+  EXPECT_EQ(initial_->get(0, 1), 1u);
+}
+
+}  // namespace
+}  // namespace pharos::scenario
+
+namespace pharos::scenario {
+namespace {
+
+TEST_F(GtmEngineTest, RecordsWithoutGeoAreDecidedOnceForEveryRegion) {
+  GtmConfig c;
+  c.regions = {RegionSpec{"eu", {}}, RegionSpec{"us", {}}};
+  c.records = {www()};
+  c.debounce = Millis(0);
+  make(c, 3);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  for (std::size_t reg = 0; reg < 3; ++reg) EXPECT_EQ(last(0, reg), 1u) << reg;
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)"}));  // one line, not three
 }
 
 }  // namespace
