@@ -117,6 +117,8 @@ class RecordReader {
     if (m == v.MemberEnd()) return r_.fail(at, "missing \"name\"");
     std::string text;
     if (!r_.nonempty_string(m->value, at + "/name", text)) return false;
+    // ldns reads C strings: a NUL would end the name early.
+    if (text.find('\0') != std::string::npos) return r_.fail(at + "/name", "must not contain a NUL character");
     std::string absolute = text;
     if (!ldns_dname_str_absolute(absolute.c_str())) absolute += '.';
     std::vector<std::uint8_t> wire;
@@ -159,6 +161,7 @@ class RecordReader {
   // One rdata in presentation form, parsed by ldns for the record's type.
   bool rdata(const Value& v, const std::string& at, std::string& out, std::vector<RrPtr>& seen) {
     if (!r_.nonempty_string(v, at, out)) return false;
+    if (out.find('\0') != std::string::npos) return r_.fail(at, "must not contain a NUL character");
     if (has_comment(out))
       return r_.fail(at, in_quotes(out) + ": ';' would start a comment; quote text that contains it");
     const std::string text = out_.name + " " + std::to_string(out_.ttl) + " IN " + type_name_ + " " + out;
@@ -328,7 +331,8 @@ std::set<std::string> automatic_ids(const health::HealthConfig& health) {
 std::string unknown_check(const std::string& id, const std::set<std::string>& dcs) {
   std::string message = "unknown check " + in_quotes(id);
   if (id.rfind("auto|", 0) != 0) return message;
-  const std::string dc = id.substr(5, id.find('|', 5) == std::string::npos ? std::string::npos : id.find('|', 5) - 5);
+  const std::size_t end = id.find('|', 5);
+  const std::string dc = id.substr(5, end == std::string::npos ? std::string::npos : end - 5);
   if (dcs.count(dc) == 0) return message + ": no data center " + in_quotes(dc);
   return message + ": automatic IDs are auto|" + dc + "|<access|wanAccess|lanAccess|internet|maintenanceMode>"
                    " and auto|" + dc + "|<dimension>|<n> for a dimension's targets";

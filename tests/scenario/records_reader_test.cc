@@ -208,6 +208,7 @@ std::vector<Bad> bad_inputs() {
       {with_record(R"({"name": "a..example.com.", "type": "A", )" + kEntry + "}"), "/records/0/name", "is not a domain name", false},
       {with_record(R"({"name": "a b.example.com.", "type": "A", )" + kEntry + "}"), "/records/0/name", "is not a domain name", true},
       {with_record(R"({"name": "", "type": "A", )" + kEntry + "}"), "/records/0/name", "must not be empty", true},
+      {with_record(R"({"name": "a\u0000.example.com.", "type": "A", )" + kEntry + "}"), "/records/0/name", "NUL character", false},
       {with_record(R"({"name": "*.example.com.", "type": "A", )" + kEntry + "}"), "/records/0/name", "wildcard names", true},
       // records: type
       {with_record(R"({"name": "a.example.com.", "type": "BOGUS", )" + kEntry + "}"), "/records/0/type", "unknown record type \"BOGUS\"", false},
@@ -239,6 +240,7 @@ std::vector<Bad> bad_inputs() {
       {with_rdata("A", R"(["::1"])"), "/records/0/chain/0/rdata/0", "\"::1\" is not A rdata: ", false},
       {with_rdata("A", R"(["192.0.2.1", "192.0.2.2 192.0.2.3"])"), "/records/0/chain/0/rdata/1", "superfluous text", false},
       {with_rdata("A", R"([""])"), "/records/0/chain/0/rdata/0", "must not be empty", true},
+      {with_rdata("A", R"(["192.0.2.1\u0000 junk"])"), "/records/0/chain/0/rdata/0", "NUL character", false},
       {with_rdata("A", R"(["192.0.2.1", "192.0.2.1"])"), "/records/0/chain/0/rdata/1", "repeats rdata 0", true},
       {with_rdata("AAAA", R"(["2001:db8::1", "2001:DB8:0::1"])"), "/records/0/chain/0/rdata/1", "repeats rdata 0", false},
       {with_rdata("MX", R"(["10"])"), "/records/0/chain/0/rdata/0", "is not MX rdata", false},
