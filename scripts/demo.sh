@@ -10,11 +10,14 @@ cat <<'MSG'
 pharosd is starting on 127.0.0.1:5353 and [::1]:5353 with zones/pharos.json. In another terminal:
 
   dig @127.0.0.1 -p 5353 www.example.com A
+  dig @127.0.0.1 -p 5353 app.example.com A          # a GTM record: the healthy data center's address
+  dig @127.0.0.1 -p 5353 app.example.com A +subnet=10.2.0.0/16   # the same, for a client in region "us"
   dig @127.0.0.1 -p 5353 alias.example.com A        # a CNAME chain followed inside the zone
   dig @127.0.0.1 -p 5353 anything.apps.example.com  # a wildcard
   dig @127.0.0.1 -p 5353 host.sub.example.com       # a referral with glue
 
-Edit zones/example.com.zone and reload with:  kill -HUP $(pgrep -n pharosd)
+The log shows each health check, data center status and GTM answer change with its cause.
+Edit zones/example.com.zone or zones/gtm.json and reload with:  kill -HUP $(pgrep -n pharosd)
 
 MSG
 cd zones
