@@ -123,6 +123,15 @@ class Reader : public scenario::JsonReader {
            return true;
          }},
         {"state_dir", [&](const Value& v, const std::string& w) { return path(v, w, config_.state_dir); }},
+        {"state_max_age", [&](const Value& v, const std::string& w) { return duration(v, w, config_.state_max_age_ms); }},
+        {"startup_policy", [&](const Value& v, const std::string& w) {
+           std::string p;
+           if (!string(v, w, p)) return false;
+           if (p == to_string(StartupPolicy::kWait)) config_.startup_policy = StartupPolicy::kWait;
+           else if (p == to_string(StartupPolicy::kAssumeUp)) config_.startup_policy = StartupPolicy::kAssumeUp;
+           else return fail(w, in_quotes(p) + " is not a startup policy (\"wait\" or \"assumeUp\")");
+           return true;
+         }},
         {"debounce", [&](const Value& v, const std::string& w) {
            std::uint64_t ms = 0;
            if (!duration(v, w, ms, /*allow_zero=*/true)) return false;  // 0: publish at once
@@ -142,6 +151,8 @@ class Reader : public scenario::JsonReader {
 };
 
 }  // namespace
+
+const char* to_string(StartupPolicy p) { return p == StartupPolicy::kAssumeUp ? "assumeUp" : "wait"; }
 
 dns::ServerOptions Config::server_options() const {
   dns::ServerOptions o;

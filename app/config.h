@@ -33,6 +33,13 @@ struct TcpConfig {
   bool operator==(const TcpConfig&) const = default;
 };
 
+// How answers start when there is no usable saved state (DOMAIN.md §6).
+enum class StartupPolicy : std::uint8_t {
+  kWait,      // checks start unknown; GTM answers the preferred entry until results arrive
+  kAssumeUp,  // every probed check starts up: answers start on the healthy path
+};
+const char* to_string(StartupPolicy p);  // "wait", "assumeUp"
+
 struct Config {
   std::string file;                         // the path it was read from, as given
   std::vector<std::string> listen_text;     // as written, for messages
@@ -41,11 +48,12 @@ struct Config {
   std::vector<ZoneConfig> zones;
   dns::TableOptions table;                  // edns.max_udp_payload and identity
   TcpConfig tcp;
-  // Accepted and stored for the GTM side; nothing uses them yet.
   std::vector<std::string> scenarios;       // resolved like zone files
-  std::string state_dir;                    // resolved like zone files
+  std::string state_dir;                    // resolved like zone files; empty = nothing persisted
+  std::uint64_t state_max_age_ms = 600'000; // an older saved state is not restored
+  StartupPolicy startup_policy = StartupPolicy::kWait;
   std::optional<std::uint64_t> debounce_ms;
-  std::string control;                      // the "control" value as compact JSON text
+  std::string control;                      // the "control" value as compact JSON text (not used yet)
 
   dns::ServerOptions server_options() const;
 };

@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "app/log.h"
@@ -26,19 +29,59 @@ void log_outcome(const LoadResult& r) {
   for (const auto& w : r.warnings) log_warn("zone warning", {{"warning", w}});
 }
 
-// Every real transition, with old state, new state and the cause.
+// Every real transition, with old state, new state and the cause. What a saved state brought back
+// is not a transition: its checks are summed up in "state restored", its DCs listed once.
 void log_health(const health::Changes& changes) {
   for (const auto& c : changes.checks) {
+    if (c.restored) continue;
     log_info(c.hidden_by_force ? "check state changed (hidden by a forced state)" : "check state changed",
              {{"check", c.id}, {"from", health::to_string(c.from)}, {"to", health::to_string(c.to)}, {"reason", c.reason}});
   }
   for (const auto& d : changes.datacenters) {
+    if (d.restored) {
+      log_info("datacenter status restored", {{"dc", d.dc}, {"status", health::to_string(d.to)}, {"reason", d.reason}});
+      continue;
+    }
     const bool bad = d.to != health::DcStatus::kOk && d.to != health::DcStatus::kUnknown;
     (bad ? log_warn : log_info)("datacenter status changed", {{"dc", d.dc},
                                                               {"from", health::to_string(d.from)},
                                                               {"to", health::to_string(d.to)},
                                                               {"reason", d.reason}});
   }
+}
+
+std::int64_t unix_ms(health::SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The saved state if it is there, whole, and young enough; otherwise says why not.
+std::optional<scenario::StateFile> usable_state(const Config& c, std::int64_t& age_ms) {
+  if (c.state_dir.empty()) return std::nullopt;
+  if (auto e = scenario::make_state_dir(c.state_dir)) {
+    log_error("cannot use state_dir; the state will not be saved", {{"error", e->to_string()}});
+    return std::nullopt;
+  }
+  const std::string path = scenario::state_path(c.state_dir);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    log_info("no saved state", {{"file", path}, {"startup_policy", to_string(c.startup_policy)}});
+    return std::nullopt;
+  }
+  Result<scenario::StateFile> s = scenario::read_state_file(path);
+  if (!s) {
+    log_warn("state file ignored", {{"error", s.error().to_string()}, {"startup_policy", to_string(c.startup_policy)}});
+    return std::nullopt;
+  }
+  age_ms = unix_ms(std::chrono::system_clock::now()) - unix_ms(s->written_at);
+  // A file from the future (the clock was set back) is as doubtful as an old one.
+  if (std::abs(age_ms) > static_cast<std::int64_t>(c.state_max_age_ms)) {
+    log_info("state file ignored", {{"reason", "older than state_max_age"}, {"file", path},
+                                    {"age_ms", std::to_string(age_ms)},
+                                    {"state_max_age_ms", std::to_string(c.state_max_age_ms)},
+                                    {"startup_policy", to_string(c.startup_policy)}});
+    return std::nullopt;
+  }
+  return std::move(*s);
 }
 
 }  // namespace
@@ -95,7 +138,7 @@ int Daemon::run() {
   start_health();
   const std::size_t checks = l.scenarios.health.checks.size(), dcs = l.scenarios.health.datacenters.size(),
                     records = l.scenarios.gtm.records.size();
-  apply_and_publish(l);
+  apply_first(l);
   log_info("health checks started", {{"checks", std::to_string(checks)},
                                      {"probes", std::to_string(health_->prober_count())},
                                      {"datacenters", std::to_string(dcs)},
@@ -106,6 +149,7 @@ int Daemon::run() {
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  saver_.reset();
   gtm_.reset();
   health_.reset();
   probes_.reset();
@@ -126,6 +170,44 @@ void Daemon::start_health() {
   });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
+
+  saver_ = std::make_unique<StateSaver>(&loop_, [this] {
+    return scenario::StateFile{std::chrono::system_clock::now(), health_->state().save(), gtm_->save()};
+  });
+  // Everything that moves the state: verdicts, selection rounds (memory moves even when no answer
+  // does) and operator actions (a force to the current state moves nothing else).
+  health_->subscribe([this](const health::Changes&) { saver_->changed(); });
+  health_->on_operator_action([this] { saver_->changed(); });
+  gtm_->on_selection([this] { saver_->changed(); });
+}
+
+void Daemon::apply_first(Loaded& l) {
+  std::int64_t age_ms = 0;
+  std::optional<scenario::StateFile> saved = usable_state(l.config, age_ms);
+  saver_->set_dir(l.config.state_dir);
+  // Before the loop runs: no probe has reported yet, so nothing the saved state says is stale.
+  health_->apply(l.scenarios.health);
+  std::size_t checks = 0, skipped = 0;
+  if (saved) {
+    const health::RestoreOutcome r = health_->restore(saved->health);
+    checks = r.checks;
+    skipped = r.skipped;
+    gtm_->restore(std::move(saved->gtm));
+  } else if (l.config.startup_policy == StartupPolicy::kAssumeUp) {
+    health_->assume_up();
+  }
+  auto choices = gtm_->apply(l.scenarios.gtm, l.table->region_count(), health_->state());
+  delete l.table->exchange_choices(choices.release());  // not yet published: no reader holds it
+  server_->publish(std::move(l.table));
+  if (saved) {
+    log_info("state restored", {{"age_ms", std::to_string(age_ms)},
+                                {"checks", std::to_string(checks)},
+                                {"skipped", std::to_string(skipped)},
+                                {"records", std::to_string(gtm_->restored_records())}});
+  } else if (!l.config.state_dir.empty() || l.config.startup_policy != StartupPolicy::kWait) {
+    log_info("startup policy applied", {{"startup_policy", to_string(l.config.startup_policy)}});
+  }
+  saver_->changed();
 }
 
 void Daemon::apply_and_publish(Loaded& l) {
@@ -133,6 +215,8 @@ void Daemon::apply_and_publish(Loaded& l) {
   auto choices = gtm_->apply(l.scenarios.gtm, l.table->region_count(), health_->state());
   delete l.table->exchange_choices(choices.release());  // not yet published: no reader holds it
   server_->publish(std::move(l.table));
+  saver_->set_dir(l.config.state_dir);  // a reload may move or turn off persistence
+  saver_->changed();
 }
 
 void Daemon::on_signal(uv_signal_t* s, int signum) {
@@ -212,6 +296,7 @@ void Daemon::stop(int signum) {
   log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
+  saver_->close();  // one last write of the state; the loop runs until it is on disk
   gtm_->stop();
   health_->stop();
   probes_->close();

@@ -1,7 +1,8 @@
 // daemon.h: pharosd's control loop: starts serving, runs the health checks and the GTM pipeline
 // that turns their results into answers, reloads on SIGHUP
 // (loading off the query path, all or nothing), stops gracefully on SIGTERM/SIGINT, and frees
-// replaced answer tables.
+// replaced answer tables. With a state_dir, the state is restored on start and saved after every
+// change (app/state_saver.h).
 //
 //   return Daemon{"pharos.json"}.run();   // exit code
 #pragma once
@@ -13,6 +14,7 @@
 
 #include "app/config.h"
 #include "app/loader.h"
+#include "app/state_saver.h"
 #include "dns/server.h"
 #include "health/engine.h"
 #include "health/probe_services.h"
@@ -40,10 +42,13 @@ class Daemon {
   void start_reload();
   void apply_reload(LoadResult&& result);
   void stop(int signum);
-  void start_health();  // creates the health and GTM engines on loop_
+  void start_health();  // creates the health and GTM engines and the state saver on loop_
   // Applies a loaded configuration to the health and GTM engines and publishes `table` with the
   // GTM choices that configuration gives.
   void apply_and_publish(Loaded& l);
+  // The first apply: between the health and the GTM configuration, the saved state (if usable)
+  // or else the startup policy, so the first answers already follow them.
+  void apply_first(Loaded& l);
 
   std::string config_path_;
   Config running_;              // what the sockets and workers were started with
@@ -51,6 +56,7 @@ class Daemon {
   std::unique_ptr<health::ProbeServices> probes_;  // on loop_, like the engine
   std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<scenario::GtmEngine> gtm_;
+  std::unique_ptr<StateSaver> saver_;
   uv_loop_t loop_{};
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <unordered_set>
 
 namespace pharos::health {
 
@@ -155,6 +156,7 @@ bool HealthEngine::force(const std::string& id, std::optional<State> state) {
   auto c = state_.force(id, state, wall_());
   if (!c) return false;
   publish(*c);
+  for (const auto& f : actions_) f();
   return true;
 }
 
@@ -162,8 +164,31 @@ bool HealthEngine::set_maintenance(const std::string& dc, bool on) {
   auto c = state_.set_maintenance(dc, on, wall_());
   if (!c) return false;
   publish(*c);
+  for (const auto& f : actions_) f();
   return true;
 }
+
+RestoreOutcome HealthEngine::restore(const SavedHealth& saved) {
+  // A check that cannot be probed here is never probed again: it keeps the failure apply()
+  // recorded instead of a saved verdict nothing would ever correct.
+  std::unordered_set<std::string> unprobeable;
+  for (const auto& [key, slot] : slots_)
+    if (!slot->prober)
+      for (const auto& id : slot->ids) unprobeable.insert(id);
+  RestoreOutcome r;
+  if (unprobeable.empty()) {
+    r = state_.restore(saved, wall_());
+  } else {
+    SavedHealth usable = saved;
+    std::erase_if(usable.checks, [&](const SavedCheck& c) { return unprobeable.count(c.id) > 0; });
+    r = state_.restore(usable, wall_());
+    r.skipped += saved.checks.size() - usable.checks.size();
+  }
+  publish(r.changes);
+  return r;
+}
+
+void HealthEngine::assume_up() { publish(state_.assume_up(wall_())); }
 
 void HealthEngine::publish(const Changes& changes) {
   if (changes.empty()) return;

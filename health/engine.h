@@ -57,9 +57,18 @@ class HealthEngine {
   // checks stop; new ones start at a random point of their first interval.
   void apply(const HealthConfig& config);
   void subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
+  // Called after every operator action that succeeded, even one that moved no state (forcing a
+  // check to the state it has still changes what must survive a restart).
+  void on_operator_action(std::function<void()> f) { actions_.push_back(std::move(f)); }
 
   bool force(const std::string& id, std::optional<State> state);
   bool set_maintenance(const std::string& dc, bool on);
+
+  // A saved state (HealthState::restore); call right after the first apply(), before the loop
+  // runs a probe. The changes go to the subscribers, marked `restored`.
+  RestoreOutcome restore(const SavedHealth& saved);
+  // The "assumeUp" startup policy (HealthState::assume_up), at the same point.
+  void assume_up();
 
   const HealthState& state() const { return state_; }
   const ScheduleStats& stats() const { return stats_; }
@@ -87,6 +96,7 @@ class HealthEngine {
   HealthState state_;
   std::unordered_map<std::string, std::unique_ptr<Slot>> slots_;  // by probe key
   std::vector<Listener> listeners_;
+  std::vector<std::function<void()>> actions_;
   ScheduleStats stats_;
   std::mt19937_64 rng_{std::random_device{}()};
   bool stopped_ = false;

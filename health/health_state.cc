@@ -55,7 +55,10 @@ Changes HealthState::configure(const HealthConfig& config, SystemTime now) {
     if (old != dcs_.end()) {
       info = std::move(old->second);
       // A maintenance flag changed in the file wins; otherwise an operator's runtime setting stays.
-      if (info.spec.maintenance != spec.maintenance) info.maintenance = spec.maintenance;
+      if (info.spec.maintenance != spec.maintenance) {
+        info.maintenance = spec.maintenance;
+        info.maintenance_until.reset();
+      }
     } else {
       info.maintenance = spec.maintenance;
       info.since = now;
@@ -66,7 +69,11 @@ Changes HealthState::configure(const HealthConfig& config, SystemTime now) {
   }
   checks_ = std::move(next);
   dcs_ = std::move(dcs);
+  evaluate_all(now, out);
+  return out;
+}
 
+void HealthState::evaluate_all(SystemTime now, Changes& out) {
   for (auto& [name, dc] : dcs_) {
     for (Dimension d : kAllDimensions) {
       CheckInfo& agg = checks_[auto_id(name, d)];
@@ -76,6 +83,127 @@ Changes HealthState::configure(const HealthConfig& config, SystemTime now) {
     set_automatic(checks_[maintenance_id(name)], dc.maintenance ? State::kUp : State::kDown,
                   dc.maintenance ? "maintenance mode on" : "maintenance mode off", now, out);
     evaluate_dc(dc, "configuration", now, out);
+  }
+}
+
+SavedHealth HealthState::save() const {
+  SavedHealth out;
+  out.checks.reserve(checks_.size());
+  for (const auto& [id, c] : checks_) {
+    SavedCheck s;
+    s.id = id;
+    s.automatic = c.automatic;
+    if (c.spec) s.probe_key = c.spec->probe_key();
+    s.measured = c.measured;
+    s.forced = c.forced;
+    s.since = c.since;
+    s.reason = c.reason;
+    s.probes = c.probes;
+    s.failures = c.failures;
+    s.transitions = c.transitions;
+    out.checks.push_back(std::move(s));
+  }
+  for (const auto& [name, dc] : dcs_) {
+    out.datacenters.push_back(SavedDc{name, dc.maintenance, dc.spec.maintenance, dc.maintenance_until, dc.status,
+                                      dc.since, dc.reason});
+  }
+  return out;
+}
+
+RestoreOutcome HealthState::restore(const SavedHealth& saved, SystemTime now) {
+  RestoreOutcome r;
+  const Before before = snapshot();
+  for (const SavedCheck& s : saved.checks) {
+    auto it = checks_.find(s.id);
+    if (it == checks_.end() || it->second.automatic != s.automatic) {
+      ++r.skipped;
+      continue;
+    }
+    CheckInfo& info = it->second;
+    info.forced = s.forced;
+    if (info.automatic) {
+      ++r.checks;  // its state is recomputed below from its targets
+      continue;
+    }
+    if (!info.spec || info.spec->probe_key() != s.probe_key) {
+      ++r.skipped;  // a different probe now: its old verdict says nothing about the new target
+      continue;
+    }
+    info.measured = s.measured;
+    info.since = s.since;
+    info.reason = s.reason;
+    info.probes = s.probes;
+    info.failures = s.failures;
+    info.transitions = s.transitions;
+    ++r.checks;
+  }
+  for (const SavedDc& s : saved.datacenters) {
+    auto it = dcs_.find(s.name);
+    if (it == dcs_.end()) continue;
+    DcInfo& dc = it->second;
+    // As on reload: a maintenanceMode changed in the file wins over the saved runtime setting.
+    if (s.configured_maintenance != dc.spec.maintenance) continue;
+    if (s.maintenance_until && *s.maintenance_until <= now) continue;  // expired while we were down
+    dc.maintenance = s.maintenance;
+    dc.maintenance_until = s.maintenance_until;
+  }
+  Changes ignored;  // reported below as a whole, against `before`
+  evaluate_all(now, ignored);
+  // What came back as it was saved keeps its original since and cause.
+  for (const SavedCheck& s : saved.checks) {
+    auto it = checks_.find(s.id);
+    if (it == checks_.end() || !it->second.automatic || !s.automatic) continue;
+    it->second.transitions = s.transitions;
+    const State saved_effective = s.forced ? *s.forced : s.measured.state;
+    if (it->second.effective() == saved_effective) {
+      it->second.since = s.since;
+      it->second.reason = s.reason;
+    }
+  }
+  for (const SavedDc& s : saved.datacenters) {
+    auto it = dcs_.find(s.name);
+    if (it != dcs_.end() && it->second.status == s.status) {
+      it->second.since = s.since;
+      it->second.reason = s.reason;
+    }
+  }
+  r.changes = changes_since(before, now, /*restored=*/true);
+  return r;
+}
+
+Changes HealthState::assume_up(SystemTime now) {
+  const Before before = snapshot();
+  for (auto& [id, c] : checks_) {
+    if (c.automatic || c.measured.state != State::kUnknown) continue;
+    c.measured = CheckState{State::kUp, 0, 0};
+    if (!c.forced) {
+      c.since = now;
+      c.reason = "startup policy assumeUp";
+    }
+  }
+  Changes ignored;
+  evaluate_all(now, ignored);
+  return changes_since(before, now, /*restored=*/false);
+}
+
+HealthState::Before HealthState::snapshot() const {
+  Before b;
+  for (const auto& [id, c] : checks_) b.checks.emplace(id, c.effective());
+  for (const auto& [name, dc] : dcs_) b.dcs.emplace(name, dc.status);
+  return b;
+}
+
+Changes HealthState::changes_since(const Before& before, SystemTime now, bool restored) const {
+  Changes out;
+  for (const auto& [id, c] : checks_) {
+    auto it = before.checks.find(id);
+    const State from = it == before.checks.end() ? State::kUnknown : it->second;
+    if (from != c.effective()) out.checks.push_back(VerdictChange{id, from, c.effective(), now, c.reason, false, restored});
+  }
+  for (const auto& [name, dc] : dcs_) {
+    auto it = before.dcs.find(name);
+    const DcStatus from = it == before.dcs.end() ? DcStatus::kUnknown : it->second;
+    if (from != dc.status) out.datacenters.push_back(DcChange{name, from, dc.status, now, dc.reason, restored});
   }
   return out;
 }
@@ -132,6 +260,7 @@ std::optional<Changes> HealthState::set_maintenance(const std::string& dc, bool 
   if (it == dcs_.end()) return std::nullopt;
   Changes out;
   it->second.maintenance = on;
+  it->second.maintenance_until.reset();
   set_automatic(checks_[maintenance_id(dc)], on ? State::kUp : State::kDown,
                 on ? "maintenance mode on" : "maintenance mode off", now, out);
   evaluate_dc(it->second, on ? "maintenance mode on" : "maintenance mode off", now, out);

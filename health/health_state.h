@@ -1,6 +1,7 @@
 // health_state.h: the verdict table. Holds every check's measured and forced state, its recent
 // results and counters, the automatic per-DC dimension checks and the DC statuses, and reports
 // each change with its cause. Pure: time comes in as an argument, nothing here does I/O.
+// save() and restore() carry it across a restart (scenario/state_file.h writes it to disk).
 //
 //   HealthState s;
 //   s.configure(config, now);
@@ -66,6 +67,7 @@ struct VerdictChange {
   // The measured state changed while a forced state hides it: worth logging, but the effective
   // state (what scenarios use) did not move.
   bool hidden_by_force = false;
+  bool restored = false;               // set by restore(): the saved state, not a new observation
 };
 
 struct DcChange {
@@ -74,6 +76,7 @@ struct DcChange {
   DcStatus to = DcStatus::kUnknown;
   SystemTime at{};
   std::string reason;
+  bool restored = false;               // set by restore()
 };
 
 struct Changes {
@@ -85,10 +88,50 @@ struct Changes {
 struct DcInfo {
   DcSpec spec;
   bool maintenance = false;            // effective: configured, or set by an operator since
+  std::optional<SystemTime> maintenance_until;  // an operator's maintenance that ends by itself
   std::array<State, kDimensions> dimensions{};
   DcStatus status = DcStatus::kUnknown;
   SystemTime since{};
   std::string reason;
+};
+
+// What of a check survives a restart. Probed checks carry their probe key: a check whose probe
+// changed meanwhile starts afresh instead of inheriting a verdict about a different target.
+struct SavedCheck {
+  std::string id;
+  bool automatic = false;
+  std::string probe_key;               // probed checks only
+  CheckState measured;
+  std::optional<State> forced;
+  SystemTime since{};
+  std::string reason;
+  std::uint64_t probes = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t transitions = 0;
+  bool operator==(const SavedCheck&) const = default;
+};
+
+struct SavedDc {
+  std::string name;
+  bool maintenance = false;            // effective when saved
+  bool configured_maintenance = false; // the file's maintenanceMode when saved: a changed file wins
+  std::optional<SystemTime> maintenance_until;
+  DcStatus status = DcStatus::kUnknown;  // informative: restore recomputes it from the checks
+  SystemTime since{};
+  std::string reason;
+  bool operator==(const SavedDc&) const = default;
+};
+
+struct SavedHealth {
+  std::vector<SavedCheck> checks;      // by ID
+  std::vector<SavedDc> datacenters;    // by name
+  bool operator==(const SavedHealth&) const = default;
+};
+
+struct RestoreOutcome {
+  Changes changes;                     // every entry has `restored` set
+  std::size_t checks = 0;              // saved checks applied
+  std::size_t skipped = 0;             // saved checks no longer configured, or whose probe changed
 };
 
 class HealthState {
@@ -106,6 +149,18 @@ class HealthState {
 
   // Runtime maintenance of a DC. Returns nullopt if there is no such DC.
   std::optional<Changes> set_maintenance(const std::string& dc, bool on, SystemTime now);
+
+  // Everything a restart should keep: measured states and counters, forced states, maintenance.
+  SavedHealth save() const;
+  // Call right after configure(), before any result. Probed checks get their saved state,
+  // counters and last change if their probe key is unchanged; forced states come back for every
+  // ID still configured (a force is about the ID, as on reload); runtime maintenance comes back
+  // unless the file's maintenanceMode changed meanwhile or its expiry passed. Automatic checks and
+  // DC statuses are then recomputed; where they match what was saved they keep its since/reason.
+  RestoreOutcome restore(const SavedHealth& saved, SystemTime now);
+  // The "assumeUp" startup policy: every probed check still unknown starts up (without any
+  // consecutive success, so its first failures count at once).
+  Changes assume_up(SystemTime now);
 
   const CheckInfo* check(const std::string& id) const;
   State effective(const std::string& id) const;  // unknown for a missing ID
@@ -125,6 +180,15 @@ class HealthState {
   // Re-evaluates what depends on `id`: its dimension(s), then their DCs.
   void propagate(const std::string& id, SystemTime now, Changes& out);
   void evaluate_dc(DcInfo& dc, const std::string& cause, SystemTime now, Changes& out);
+  // Recomputes every dimension, maintenance check and DC status from the checks.
+  void evaluate_all(SystemTime now, Changes& out);
+  // The effective states and DC statuses before a bulk update, to report what it moved.
+  struct Before {
+    std::map<std::string, State> checks;
+    std::map<std::string, DcStatus> dcs;
+  };
+  Before snapshot() const;
+  Changes changes_since(const Before& before, SystemTime now, bool restored) const;
   std::string dimension_reason(const DcInfo& dc, Dimension d) const;
 
   std::map<std::string, CheckInfo> checks_;

@@ -6,6 +6,9 @@
 //   GtmEngine gtm(loop, [&](auto&& c) { server.publish_choices(std::move(c)); });
 //   auto choices = gtm.apply(config.gtm, table.region_count(), health.state());  // before publishing
 //   health.subscribe([&](const health::Changes& c) { gtm.on_health(c, health.state()); });
+//
+// Across a restart: save() what selection remembers; on start, restore(saved) before the first
+// apply() so that apply selects from the saved memory instead of from scratch.
 #pragma once
 
 #include <uv.h>
@@ -13,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +37,37 @@ struct AnswerChange {
   std::string reason;
   SystemTime at{};
 };
+
+// What of the pipeline survives a restart (scenario/state_file.h writes it).
+struct SavedScenario {
+  std::string name;
+  std::string formula;                 // scenario_formula(): a changed formula is not restored
+  bool value = false;                  // settled
+  bool operator==(const SavedScenario&) const = default;
+};
+
+struct SavedRegion {
+  std::string region;                  // "" for clients in no region
+  SelectionMemory memory;
+  bool operator==(const SavedRegion&) const = default;
+};
+
+struct SavedRecord {
+  std::string key;                     // GtmRecord::key()
+  std::vector<std::string> chain;      // its chain's DCs: memory is by chain index
+  std::vector<SavedRegion> regions;    // regions selected at least once
+  bool operator==(const SavedRecord&) const = default;
+};
+
+struct SavedGtm {
+  std::vector<SavedScenario> scenarios;       // known ones
+  std::map<std::string, bool> dc_ok;          // settled "status ok", known DCs
+  std::vector<SavedRecord> records;
+  bool operator==(const SavedGtm&) const = default;
+};
+
+// "a&!b|c": a scenario's groups as text, to tell whether a saved value is about the same formula.
+std::string scenario_formula(const ScenarioSpec& scenario);
 
 class GtmEngine {
  public:
@@ -56,6 +91,17 @@ class GtmEngine {
 
   // Health moved: re-select the records that depend on what changed, after the debounce.
   void on_health(const health::Changes& changes, const health::HealthState& health);
+
+  // Called after every selection round (after a debounce, an operator's resume): selection
+  // memory may have moved even when no answer did.
+  void on_selection(std::function<void()> f) { on_selection_ = std::move(f); }
+
+  SavedGtm save() const;
+  // Saved memory for the next apply() (call it before the first one): records whose key and
+  // chain DCs match, and regions whose names match, select from it; scenario values and DC states
+  // whose formula or DC is unchanged are the starting point of stuck-state protection.
+  void restore(SavedGtm&& saved) { saved_ = std::move(saved); }
+  std::size_t restored_records() const { return restored_records_; }
 
   // Operator: resume held onlyNew entries of `dc` for the record `key` (every region). Applies
   // at once. False if nothing was held.
@@ -95,11 +141,15 @@ class GtmEngine {
   void publish();
   std::uint32_t choice_of(const GtmRecord& r, const Selection& s) const;
   std::string describe(const GtmRecord& r, const Selection& s) const;
+  void apply_saved(const SavedGtm& saved);
 
   uv_loop_t* loop_;
   Publish publish_;
   WallClock wall_;
   Audit audit_;
+  std::function<void()> on_selection_;
+  std::optional<SavedGtm> saved_;
+  std::size_t restored_records_ = 0;
   Millis debounce_{3000};
   uv_timer_t* timer_ = nullptr;
   bool timer_running_ = false;

@@ -46,6 +46,7 @@ TEST(Config, ReadsEveryKey) {
     "identity": {"id_server": "ns1", "hostname_bind": "h", "version_bind": "v", "nsid": "n1"},
     "tcp": {"idle_timeout": "500ms", "message_timeout": 2, "max_connections": 10},
     "scenarios": ["gtm.json"], "state_dir": "/var/lib/pharos", "debounce": "1.5s",
+    "state_max_age": "1h", "startup_policy": "assumeUp",
     "control": {"listen": "127.0.0.1:8053"}
   })", "/etc/pharos/pharos.json");
   ASSERT_TRUE(c.ok()) << c.error().to_string();
@@ -61,6 +62,8 @@ TEST(Config, ReadsEveryKey) {
   EXPECT_EQ(c->scenarios, std::vector<std::string>{"/etc/pharos/gtm.json"});
   EXPECT_EQ(c->state_dir, "/var/lib/pharos");
   EXPECT_EQ(c->debounce_ms, 1500u);
+  EXPECT_EQ(c->state_max_age_ms, 3'600'000u);
+  EXPECT_EQ(c->startup_policy, StartupPolicy::kAssumeUp);
   EXPECT_EQ(c->control, R"({"listen":"127.0.0.1:8053"})");
   const dns::ServerOptions so = c->server_options();
   EXPECT_EQ(so.workers, 3u);
@@ -160,6 +163,23 @@ TEST(Config, DebounceZeroMeansAtOnceButOtherDurationsMustBePositive) {
   auto bad = parse_config(R"({"listen": ["127.0.0.1:0"], "tcp": {"idle_timeout": 0}})", "p.json");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().where, "/tcp/idle_timeout");
+}
+
+TEST(Config, StatePersistenceDefaultsAndErrors) {
+  auto c = parse_config(R"({"listen": ["127.0.0.1:0"]})", "p.json");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state_dir, "");
+  EXPECT_EQ(c->state_max_age_ms, 600'000u);
+  EXPECT_EQ(c->startup_policy, StartupPolicy::kWait);
+  auto bad = parse_config(R"({"listen": ["127.0.0.1:0"], "startup_policy": "optimistic"})", "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().to_string(), R"(p.json: /startup_policy: "optimistic" is not a startup policy ("wait" or "assumeUp"))");
+  bad = parse_config(R"({"listen": ["127.0.0.1:0"], "state_max_age": 0})", "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().to_string(), "p.json: /state_max_age: must be greater than zero");
+  bad = parse_config(R"({"listen": ["127.0.0.1:0"], "state_max_age": "soon"})", "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().where, "/state_max_age");
 }
 
 }  // namespace

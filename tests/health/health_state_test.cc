@@ -1,5 +1,5 @@
 // health_state_test.cc: the verdict table on a fake clock: thresholds per check, forced state,
-// DC dimensions with minUp, DC status and reload keeping state.
+// DC dimensions with minUp, DC status, reload keeping state, and save/restore across a restart.
 #include "health/health_state.h"
 
 #include <gtest/gtest.h>
@@ -177,6 +177,146 @@ TEST(HealthState, LateResultOfRemovedCheckIsIgnored) {
   HealthState s;
   s.configure(HealthConfig{}, kT0);
   EXPECT_TRUE(s.record("gone", down(), kT0).empty());
+}
+
+// dc1 with access down (two failures of three probes), wanAccess up, web1 forced down.
+HealthState saved_scene() {
+  HealthConfig c = two_wan_targets();
+  c.checks["web1"] = tcp(80);
+  HealthState s;
+  s.configure(c, kT0);
+  s.record("auto|dc1|wanAccess|0", up(), kT0);
+  s.record("auto|dc1|wanAccess|1", up(), kT0);
+  s.record("auto|dc1|access|0", up(), kT0);
+  s.record("auto|dc1|access|0", down(), kT0 + std::chrono::seconds(1));
+  s.record("auto|dc1|access|0", down(), kT0 + std::chrono::seconds(2));
+  s.record("web1", up(), kT0);
+  s.force("web1", State::kDown, kT0 + std::chrono::seconds(3));
+  return s;
+}
+
+TEST(HealthStateRestore, BringsBackVerdictsCountersAndDcStatus) {
+  const HealthState before = saved_scene();
+  const SavedHealth saved = before.save();
+  HealthConfig c = two_wan_targets();
+  c.checks["web1"] = tcp(80);
+  HealthState s;
+  const SystemTime later = kT0 + std::chrono::minutes(2);
+  s.configure(c, later);
+  const RestoreOutcome r = s.restore(saved, later);
+  EXPECT_EQ(r.skipped, 0u);
+  EXPECT_EQ(r.checks, saved.checks.size());
+
+  const CheckInfo* access = s.check("auto|dc1|access|0");
+  const CheckInfo* was = before.check("auto|dc1|access|0");
+  EXPECT_EQ(access->measured, was->measured);
+  EXPECT_EQ(access->since, kT0 + std::chrono::seconds(1));
+  EXPECT_EQ(access->reason, was->reason);
+  EXPECT_EQ(access->probes, 3u);
+  EXPECT_EQ(access->failures, 2u);
+  EXPECT_EQ(access->transitions, 2u);
+  EXPECT_EQ(s.check("web1")->forced, State::kDown);
+  EXPECT_EQ(s.check("web1")->measured.state, State::kUp);
+  // Automatic checks and the DC are recomputed, and keep their original since when they match.
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kNoAccess);
+  EXPECT_EQ(s.datacenter("dc1")->since, before.datacenter("dc1")->since);
+  EXPECT_EQ(s.check("auto|dc1|access")->since, before.check("auto|dc1|access")->since);
+  EXPECT_EQ(s.check("auto|dc1|access")->transitions, before.check("auto|dc1|access")->transitions);
+
+  // Every change is reported (the GTM pipeline needs them), marked as restored.
+  ASSERT_FALSE(r.changes.checks.empty());
+  for (const auto& v : r.changes.checks) EXPECT_TRUE(v.restored) << v.id;
+  ASSERT_EQ(r.changes.datacenters.size(), 1u);
+  EXPECT_EQ(r.changes.datacenters[0].to, DcStatus::kNoAccess);
+  EXPECT_TRUE(r.changes.datacenters[0].restored);
+  EXPECT_EQ(s.save(), saved);  // nothing lost on the way
+}
+
+TEST(HealthStateRestore, AChangedProbeStartsOverButKeepsItsForce) {
+  const SavedHealth saved = saved_scene().save();
+  HealthConfig c = two_wan_targets();
+  c.checks["auto|dc1|access|0"] = tcp(9999);  // the access target moved
+  c.checks["web1"] = tcp(81);
+  HealthState s;
+  s.configure(c, kT0);
+  const RestoreOutcome r = s.restore(saved, kT0);
+  EXPECT_EQ(r.skipped, 2u);
+  EXPECT_EQ(s.effective("auto|dc1|access|0"), State::kUnknown);
+  EXPECT_EQ(s.check("auto|dc1|access|0")->probes, 0u);
+  EXPECT_EQ(s.effective("auto|dc1|wanAccess|0"), State::kUp);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kUnknown);
+  // As on reload, an operator's force is about the ID, not about the probe.
+  EXPECT_EQ(s.check("web1")->forced, State::kDown);
+  EXPECT_EQ(s.check("web1")->measured.state, State::kUnknown);
+}
+
+TEST(HealthStateRestore, IgnoresChecksNoLongerConfigured) {
+  const SavedHealth saved = saved_scene().save();
+  HealthState s;
+  s.configure(two_wan_targets(), kT0);  // no web1
+  const RestoreOutcome r = s.restore(saved, kT0);
+  EXPECT_EQ(r.skipped, 1u);
+  EXPECT_EQ(s.check("web1"), nullptr);
+}
+
+TEST(HealthStateRestore, RuntimeMaintenanceUnlessTheFileChangedOrItExpired) {
+  HealthState a;
+  a.configure(two_wan_targets(), kT0);
+  a.set_maintenance("dc1", true, kT0);
+  SavedHealth saved = a.save();
+
+  HealthState s;
+  s.configure(two_wan_targets(), kT0);
+  s.restore(saved, kT0);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kMaintenance);
+  EXPECT_EQ(s.effective("auto|dc1|maintenanceMode"), State::kUp);
+
+  HealthConfig on_in_file = two_wan_targets();
+  on_in_file.datacenters[0].maintenance = true;  // the file changed meanwhile: it wins
+  saved.datacenters[0].maintenance = false;
+  HealthState f;
+  f.configure(on_in_file, kT0);
+  f.restore(saved, kT0);
+  EXPECT_TRUE(f.datacenter("dc1")->maintenance);
+
+  saved.datacenters[0].maintenance = true;
+  saved.datacenters[0].maintenance_until = kT0 + std::chrono::minutes(5);
+  HealthState e;
+  e.configure(two_wan_targets(), kT0 + std::chrono::minutes(6));
+  e.restore(saved, kT0 + std::chrono::minutes(6));
+  EXPECT_FALSE(e.datacenter("dc1")->maintenance);  // expired while we were down
+  HealthState v;
+  v.configure(two_wan_targets(), kT0 + std::chrono::minutes(4));
+  v.restore(saved, kT0 + std::chrono::minutes(4));
+  EXPECT_TRUE(v.datacenter("dc1")->maintenance);
+  EXPECT_EQ(v.datacenter("dc1")->maintenance_until, kT0 + std::chrono::minutes(5));
+}
+
+TEST(HealthStateRestore, ForcedAutomaticCheckComesBack) {
+  HealthState a;
+  a.configure(two_wan_targets(), kT0);
+  for (const char* id : {"auto|dc1|wanAccess|0", "auto|dc1|wanAccess|1", "auto|dc1|access|0"}) a.record(id, up(), kT0);
+  a.force("auto|dc1|lanAccess", State::kDown, kT0);
+  HealthState s;
+  s.configure(two_wan_targets(), kT0);
+  s.restore(a.save(), kT0);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kNoLan);
+}
+
+TEST(HealthState, AssumeUpStartsProbedChecksUpWithoutCredit) {
+  HealthConfig c = two_wan_targets();
+  c.checks["auto|dc1|access|0"] = tcp(8083, {2, 2});
+  HealthState s;
+  s.configure(c, kT0);
+  const Changes changes = s.assume_up(kT0);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kOk);
+  ASSERT_EQ(changes.datacenters.size(), 1u);
+  EXPECT_FALSE(changes.datacenters[0].restored);
+  EXPECT_EQ(s.check("auto|dc1|access|0")->reason, "startup policy assumeUp");
+  // No consecutive successes to its credit: two failures (its threshold) take it down.
+  EXPECT_TRUE(s.record("auto|dc1|access|0", down(), kT0).empty());
+  s.record("auto|dc1|access|0", down(), kT0);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kNoAccess);
 }
 
 TEST(Datacenter, DimensionMinUpAndUnknowns) {

@@ -1,0 +1,125 @@
+// state_saver.cc: see state_saver.h.
+#include "app/state_saver.h"
+
+#include <memory>
+#include <optional>
+
+#include "app/log.h"
+
+namespace pharos::app {
+
+struct StateSaver::Job {
+  uv_work_t req{};
+  StateSaver* saver = nullptr;
+  std::string dir;
+  scenario::StateFile state;      // collected on the loop
+  std::optional<Error> error;     // set on the pool
+};
+
+namespace {
+
+void free_timer(uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); }
+
+}  // namespace
+
+StateSaver::StateSaver(uv_loop_t* loop, Collect collect, std::chrono::milliseconds coalesce)
+    : loop_(loop), collect_(std::move(collect)), coalesce_(coalesce) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+}
+
+StateSaver::~StateSaver() {
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
+  }
+}
+
+void StateSaver::changed() {
+  if (dir_.empty() || closing_) return;
+  if (in_flight_) {
+    again_ = true;  // the write in flight may have collected the state before this change
+    return;
+  }
+  if (timer_running_ || timer_ == nullptr) return;  // this change joins the open window
+  timer_running_ = true;
+  uv_timer_start(
+      timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<StateSaver*>(t->data);
+        self->timer_running_ = false;
+        self->start_write();
+      },
+      static_cast<std::uint64_t>(coalesce_.count()), 0);
+}
+
+void StateSaver::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    timer_running_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
+    timer_ = nullptr;
+  }
+  if (dir_.empty()) return;
+  if (in_flight_) {
+    again_ = true;
+  } else {
+    start_write();
+  }
+}
+
+void StateSaver::start_write() {
+  if (dir_.empty()) return;
+  auto job = std::make_unique<Job>();
+  job->req.data = job.get();
+  job->saver = this;
+  job->dir = dir_;
+  job->state = collect_();  // a copy: the engines keep running while the pool writes
+  const int rc = uv_queue_work(
+      loop_, &job->req,
+      [](uv_work_t* req) {
+        // On a pool thread: serialize and write; nothing here touches the loop.
+        auto* j = static_cast<Job*>(req->data);
+        j->error = scenario::make_state_dir(j->dir);
+        if (!j->error) j->error = scenario::write_state_file(j->dir, scenario::to_json(j->state));
+      },
+      [](uv_work_t* req, int status) {
+        std::unique_ptr<Job> j(static_cast<Job*>(req->data));
+        if (status != 0 && !j->error) j->error = Error{j->dir, "", std::string("write cancelled: ") + uv_strerror(status)};
+        j->saver->finished(*j);
+      });
+  if (rc != 0) {
+    ++failures_;
+    log_error("state write failed", {{"dir", dir_}, {"error", uv_strerror(rc)}});
+    return;
+  }
+  in_flight_ = true;
+  job.release();  // owned by the request until its completion callback
+}
+
+void StateSaver::finished(Job& job) {
+  in_flight_ = false;
+  if (job.error) {
+    ++failures_;
+    // A full disk fails every write: say it once, and again only if the cause changes.
+    const std::string message = job.error->to_string();
+    if (message != last_error_) log_error("state write failed", {{"dir", job.dir}, {"error", message}});
+    last_error_ = message;
+  } else {
+    ++writes_;
+    if (!last_error_.empty()) log_info("state written again", {{"dir", job.dir}});
+    last_error_.clear();
+  }
+  if (!again_) return;
+  again_ = false;
+  if (closing_) {
+    start_write();  // the last write of a graceful stop
+  } else {
+    changed();
+  }
+}
+
+}  // namespace pharos::app
