@@ -15,7 +15,8 @@
 #   -o  also write the markdown report to OUT.md       -e  send EDNS0 (dnsperf -e, dig +edns)
 #   -k  keep the work directory (configs, logs, zone, dnsperf output)
 #
-# Environment: PHAROSD (default build/release/app/pharosd), SERVER_CPU (0), CLIENT_CPU (1).
+# Environment: PHAROSD (default build/release/app/pharosd), PHAROSD_VERSION (label; default the
+# repository HEAD), SERVER_CPU (0), CLIENT_CPU (1).
 # Needs: scripts/install-deps.sh --bench. Loopback only; every loop is bounded; not run by CI.
 set -uo pipefail
 
@@ -31,7 +32,7 @@ while getopts "l:R:c:q:Q:w:n:s:p:o:ek" opt; do
     l) duration=$OPTARG ;; R) repeats=$OPTARG ;; c) clients=$OPTARG ;; q) outstanding=$OPTARG ;;
     Q) maxqps=$OPTARG ;; w) warmup=$OPTARG ;; n) names=$OPTARG ;; s) servers=$OPTARG ;;
     p) baseport=$OPTARG ;; o) outfile=$OPTARG ;; e) edns=1 ;; k) keep=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 for v in duration repeats clients outstanding warmup names baseport; do

@@ -72,7 +72,7 @@ srv_check_cmd() {
 
 srv_version() {
   case "$1" in
-    pharosd) echo "pharosd $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo '?')" ;;
+    pharosd) echo "pharosd ${PHAROSD_VERSION:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo "?")}" ;;
     knot)    knotd --version 2>&1 | head -1 | sed 's/.*version /Knot /' ;;
     nsd)     nsd -v 2>&1 | head -1 | sed 's/.*version /NSD /' ;;
     gdnsd)   gdnsd -h 2>&1 | sed -n 's/^gdnsd version /gdnsd /p' | head -1 ;;
