@@ -1,6 +1,6 @@
 // pharosd_harness.h: running the real pharosd binary in tests: a temporary directory for its
-// files, a run to completion with captured output, and a running daemon whose log a reader thread
-// collects. Every wait is bounded.
+// files, a run to completion with captured output, a running daemon whose log a reader thread
+// collects, and TCP targets its health checks probe. Every wait is bounded.
 #pragma once
 
 #include <fcntl.h>
@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/dns/dns_client.h"
 
@@ -191,5 +193,34 @@ inline sockaddr_in loopback(std::uint16_t port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return a;
 }
+
+// A TCP port that accepts connections (the kernel completes them from the backlog) while open:
+// a health-check target the test switches on and off.
+class Target {
+ public:
+  Target() { open(0); }
+  ~Target() { close(); }
+  std::uint16_t port() const { return port_; }
+  void open(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a = loopback(port);
+    ASSERT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(listen(fd_, 1024), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  void reopen() { open(port_); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
 
 }  // namespace pharos::test

@@ -12,33 +12,6 @@
 namespace pharos::test {
 namespace {
 
-// A TCP port that accepts connections (the kernel completes them from the backlog) while open.
-class Target {
- public:
-  Target() { open(0); }
-  ~Target() { close(); }
-  std::uint16_t port() const { return port_; }
-  void open(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = loopback(port);
-    ASSERT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(listen(fd_, 1024), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
 std::string scenario(std::uint16_t port, const std::string& target_suffix = "") {
   return R"({ "datacenters": { "dc1": {
                 "accessPeriod": "100ms", "timeout": "50ms", "requiredSuccess": 1, "requiredFailure": 1,

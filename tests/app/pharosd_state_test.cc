@@ -17,34 +17,6 @@
 namespace pharos::test {
 namespace {
 
-// A TCP port that accepts connections (the kernel completes them from the backlog) while open.
-// (Local until the harness has one of its own.)
-class LocalTarget {
- public:
-  LocalTarget() { open(0); }
-  ~LocalTarget() { close(); }
-  std::uint16_t port() const { return port_; }
-  void open(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a = loopback(port);
-    ASSERT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(listen(fd_, 1024), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
 std::string dc(const char* name, std::uint16_t port) {
   return std::string("\"") + name + R"(": { "accessPeriod": "100ms", "timeout": "50ms", "requiredSuccess": 1,
       "requiredFailure": 1, "access": [ { "type": "tcp", "target": "127.0.0.1:)" + std::to_string(port) + "\" } ] }";
@@ -84,7 +56,7 @@ const health::SavedCheck* saved_check(const scenario::StateFile& s, const std::s
 }
 
 // dc1's target closed: dc1 noAccess, www answered by dc2; then a graceful stop saves it.
-void run_until_dc1_down(const TempDir& d, LocalTarget& t1) {
+void run_until_dc1_down(const TempDir& d, Target& t1) {
   Daemon p{d.file("p.json")};
   ASSERT_TRUE(p.wait_for("dc=dc1 from=unknown to=ok")) << p.log();
   ASSERT_TRUE(p.wait_for("dc=dc2 from=unknown to=ok")) << p.log();
@@ -97,7 +69,7 @@ void run_until_dc1_down(const TempDir& d, LocalTarget& t1) {
 
 TEST(PharosdState, RestartRestoresADownDcAtOnceWithoutFlapping) {
   TempDir d;
-  LocalTarget t1, t2;
+  Target t1, t2;
   d.write("t.zone", kZone);
   d.write("gtm.json", scenario(t1.port(), t2.port()));
   d.write("p.json", config(d.file("state/sub")));  // created, parents too
@@ -140,7 +112,7 @@ TEST(PharosdState, RestartRestoresADownDcAtOnceWithoutFlapping) {
 
 TEST(PharosdState, StateOlderThanMaxAgeIsNotRestored) {
   TempDir d;
-  LocalTarget t1, t2;
+  Target t1, t2;
   d.write("t.zone", kZone);
   d.write("gtm.json", scenario(t1.port(), t2.port()));
   d.write("p.json", config(d.file("state"), R"(, "state_max_age": "1m")"));
@@ -163,7 +135,7 @@ TEST(PharosdState, StateOlderThanMaxAgeIsNotRestored) {
 
 TEST(PharosdState, DamagedStateIsIgnoredAndAssumeUpApplies) {
   TempDir d;
-  LocalTarget t1, t2;
+  Target t1, t2;
   d.write("t.zone", kZone);
   d.write("gtm.json", scenario(t1.port(), t2.port()));
   fs::create_directory(d.file("state"));
@@ -190,7 +162,7 @@ TEST(PharosdState, DamagedStateIsIgnoredAndAssumeUpApplies) {
 
 TEST(PharosdState, KillDuringHeavyWritesAlwaysLeavesAParseableFile) {
   TempDir d;
-  LocalTarget t1, t2;
+  Target t1, t2;
   d.write("t.zone", kZone);
   // 2,000 records make each write large (hundreds of kilobytes) and dc1 flapping every probe
   // keeps the writer busy.
