@@ -178,11 +178,10 @@ std::string GtmEngine::describe(const GtmRecord& r, const Selection& s) const {
 bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) {
   const GtmRecord& r = gtm_.records[i];
   RecordState& st = state_[i];
-  std::vector<bool> healthy(r.chain.size());
-  bool any_known = false;
+  std::vector<bool> healthy(r.chain.size()), known(r.chain.size());
   for (std::size_t e = 0; e < r.chain.size(); ++e) {
     healthy[e] = entry_healthy(r, r.chain[e]);
-    any_known = any_known || entry_known(r.chain[e]);
+    known[e] = entry_known(r.chain[e]);
   }
   bool dr_cond = false;
   if (r.dr && !r.dr->dr_cond.empty()) {
@@ -194,14 +193,32 @@ bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) 
   const std::size_t decided = r.geo.empty() ? 1 : regions_;
   for (std::size_t reg = decided; reg < regions_; ++reg) choices_[i * regions_ + reg] = choices_[i * regions_];
   for (std::size_t reg = 0; reg < decided; ++reg) {
+    // Stuck-state protection: never move past an entry that has had no result yet. Before the
+    // first selection answer the first entry not known to be down (as if the unknown were up);
+    // afterwards keep the current answer until that entry reports.
+    int waiting_for = -1;
+    for (int idx : st.order[reg]) {
+      if (!known[static_cast<std::size_t>(idx)]) {
+        waiting_for = idx;
+        break;
+      }
+      if (healthy[static_cast<std::size_t>(idx)]) break;
+    }
     Selection s;
-    if (!any_known && !st.selected[reg]) {
-      // Nothing is known yet (startup without saved state): answer the preferred entry rather than
-      // DR or a fail-safe record, and decide as soon as the first results arrive.
-      const int first = st.order[reg].empty() ? 0 : st.order[reg].front();
-      s = Selection{Source::kChain, first, &r.chain[static_cast<std::size_t>(first)].rdata, "waiting for the first health results"};
+    const bool restored_only = st.selected[reg] && st.current[reg].reason.empty();  // saved state, not yet chosen here
+    if (waiting_for >= 0 && st.selected[reg] && !restored_only) {
+      continue;  // keep the current answer
+    } else if (waiting_for >= 0 && restored_only && st.memory[reg].serving >= 0) {
+      // Restored state: keep the entry that was serving before the restart.
+      const int serving = st.memory[reg].serving;
+      s = Selection{Source::kChain, serving, &r.chain[static_cast<std::size_t>(serving)].rdata,
+                    "serving before the restart; waiting for the first health results of " +
+                        r.chain[static_cast<std::size_t>(waiting_for)].dc};
+    } else if (waiting_for >= 0) {
+      s = Selection{Source::kChain, waiting_for, &r.chain[static_cast<std::size_t>(waiting_for)].rdata,
+                    "waiting for the first health results of " + r.chain[static_cast<std::size_t>(waiting_for)].dc};
     } else {
-      s = select(r, st.order[reg], healthy, dr_cond, st.memory[reg], now);
+      s = select(r, st.order[reg], healthy, dr_cond, st.memory[reg], now, &known);
       st.selected[reg] = true;
     }
     const std::uint32_t choice = choice_of(r, s);

@@ -50,7 +50,7 @@ std::string entry_name(const GtmRecord& r, int i) {
 }  // namespace
 
 Selection select(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
-                 bool dr_cond, SelectionMemory& memory, SystemTime now) {
+                 bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known) {
   const std::size_t n = record.chain.size();
   memory.entries.resize(n);
   const bool only_new = record.backup == BackupBehavior::kOnlyNew;
@@ -59,8 +59,9 @@ Selection select(const GtmRecord& record, const std::vector<int>& order, const s
   // longer than staleAfter comes back held (passive).
   for (std::size_t i = 0; i < n; ++i) {
     EntryMemory& e = memory.entries[i];
+    if (known != nullptr && (i >= known->size() || !(*known)[i])) continue;  // no result yet: no outage
     const bool h = i < healthy.size() && healthy[i];
-    // Down since the transition, or since first seen for an entry that has never been up.
+    // Down since the transition, or since its first result for an entry that has never been up.
     if (!h && (e.healthy || e.down_since == SystemTime{})) e.down_since = now;
     if (!e.healthy && h && only_new && e.down_since != SystemTime{} && now - e.down_since >= record.stale_after &&
         static_cast<int>(i) != memory.serving) {

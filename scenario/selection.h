@@ -60,8 +60,10 @@ struct Selection {
 //             an entry whose DC is in maintenance must be passed as unhealthy
 //   dr_cond:  the record's drCond scenario (false if it has none)
 // Updates `memory` (entry transitions, onlyNew holds, the serving entry).
+//   known:    per chain index, whether the entry has ever had a result (null: all known). Time
+//             spent unknown is not an outage: it never counts towards staleAfter.
 Selection select(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
-                 bool dr_cond, SelectionMemory& memory, SystemTime now);
+                 bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known = nullptr);
 
 // An operator resumes a held onlyNew entry: it answers again if it is the best healthy one.
 // Returns false if the entry is not held.

@@ -103,7 +103,7 @@ TEST_F(GtmEngineTest, StartsOnThePreferredEntryBeforeAnyResult) {
   c.debounce = Millis(0);
   GtmEngine& e = make(c);
   EXPECT_EQ(initial_->get(0, 0), 0u);
-  EXPECT_EQ(e.view()[0].regions[0].selection.reason, "waiting for the first health results");
+  EXPECT_EQ(e.view()[0].regions[0].selection.reason, "waiting for the first health results of dc1");
 }
 
 TEST_F(GtmEngineTest, FailsOverAndBackWithDebounceZero) {
@@ -340,8 +340,12 @@ TEST_F(GtmEngineTest, RestoredScenarioValueIsTheStuckStateStartingPoint) {
   engine_->restore(std::move(g));
   const auto choices = engine_->apply(config_, 1, health_);
   EXPECT_EQ(engine_->save().scenarios.size(), 0u);
-  EXPECT_EQ(engine_->view()[0].regions[0].selection.source, Source::kFailOpen);  // dc1 down, dc2 not known healthy
-  EXPECT_EQ(choices->get(0, 0), 0u);
+  // dc1 comes back known down, dc2's scenario has no value any more: selection does not move
+  // past dc2 before it reports, and keeps what was serving before the restart.
+  EXPECT_EQ(engine_->view()[0].regions[0].selection.source, Source::kChain);
+  EXPECT_EQ(engine_->view()[0].regions[0].selection.reason,
+            "serving before the restart; waiting for the first health results of dc2");
+  EXPECT_EQ(choices->get(0, 0), 1u);
 }
 
 TEST_F(GtmEngineTest, RestoreSkipsARecordWhoseChainChanged) {
@@ -393,6 +397,39 @@ TEST_F(GtmEngineTest, RecordsWithoutGeoAreDecidedOnceForEveryRegion) {
   set("dc1", false);
   for (std::size_t reg = 0; reg < 3; ++reg) EXPECT_EQ(last(0, reg), 1u) << reg;
   EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)"}));  // one line, not three
+}
+
+}  // namespace
+}  // namespace pharos::scenario
+
+namespace pharos::scenario {
+namespace {
+
+TEST_F(GtmEngineTest, StartupNeverMovesPastAnEntryWithoutAResult) {
+  GtmConfig c;
+  c.records = {www(BackupBehavior::kOnlyNew)};
+  c.records[0].stale_after = seconds(1);
+  c.debounce = Millis(0);
+  make(c);
+  set("dc2", true);            // dc2 reports first: dc1 is still unknown
+  EXPECT_EQ(last(), 0u);
+  EXPECT_TRUE(audit_.empty());
+  now_ += seconds(10);         // longer than staleAfter, but unknown is not an outage
+  set("dc1", true);
+  EXPECT_EQ(last(), 0u);
+  EXPECT_TRUE(audit_.empty());
+  EXPECT_EQ(engine_->view()[0].regions[0].selection.reason, "entry 0 (dc1) is the first healthy entry");
+}
+
+TEST_F(GtmEngineTest, StartupAnswersTheFirstEntryNotKnownToBeDown) {
+  GtmConfig c;
+  c.records = {www()};
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", false);           // dc1 known down, dc2 unknown: answer dc2, not a down dc1
+  EXPECT_EQ(last(), 1u);
+  set("dc2", false);
+  EXPECT_EQ(engine_->view()[0].regions[0].selection.source, Source::kFailOpen);
 }
 
 }  // namespace
