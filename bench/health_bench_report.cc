@@ -103,7 +103,12 @@ void render_case(std::ostringstream& o, const CaseResult& r) {
     << fmt("%.3f", sys) << "); " << fmt("%.1f", cores * 1e6 / std::max(1.0, static_cast<double>(completed) / wall))
     << " µs per probe |\n";
   if (r.name == "tcp") {
-    o << "| target < " << kTargetCores << " core | " << (cores < kTargetCores ? "**met**" : "**missed**") << " |\n";
+    // A loop that fell behind does less work than scheduled: its CPU figure then proves nothing.
+    const bool kept_up = static_cast<double>(completed) / wall >= 0.95 * scheduled && r.states[1] == r.checks;
+    const char* verdict = !kept_up ? "**not met**: the schedule was not kept (see probes/s and states), so the CPU figure does not count"
+                          : cores < kTargetCores ? "**met**"
+                                                 : "**missed**";
+    o << "| target < " << kTargetCores << " core at the full schedule | " << verdict << " |\n";
   }
   o << "| process CPU, all threads | " << fmt("%.3f", (e.process_cpu - s.process_cpu) / wall)
     << " core (control loop + target threads; they share the machine's cores) |\n";
