@@ -58,7 +58,7 @@ std::int64_t unix_ms(health::SystemTime t) {
 std::optional<scenario::StateFile> usable_state(const Config& c, std::int64_t& age_ms) {
   if (c.state_dir.empty()) return std::nullopt;
   if (auto e = scenario::make_state_dir(c.state_dir)) {
-    log_error("cannot use state_dir; the state will not be saved", {{"error", e->to_string()}});
+    log_error("cannot use state_dir; nothing restored", {{"error", e->to_string()}});
     return std::nullopt;
   }
   const std::string path = scenario::state_path(c.state_dir);
