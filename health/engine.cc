@@ -98,8 +98,12 @@ void HealthEngine::apply(const HealthConfig& config) {
   publish(changes);
 }
 
+// The real time in the loop's clock domain: uv_now() is cached for a whole loop iteration and
+// hides how late a busy loop really is.
+static std::uint64_t real_now_ms() { return uv_hrtime() / 1'000'000; }
+
 void HealthEngine::start_probe(Slot& slot) {
-  const std::uint64_t now = uv_now(loop_);
+  const std::uint64_t now = real_now_ms();
   if (slot.in_flight) {
     // The previous probe outlived its interval (its timeout should have ended it): never stack
     // a second probe on a slow target.
@@ -196,7 +200,7 @@ void HealthEngine::publish(const Changes& changes) {
 }
 
 std::chrono::milliseconds HealthEngine::watchdog_age() const {
-  const std::uint64_t now = uv_now(loop_);
+  const std::uint64_t now = real_now_ms();
   std::uint64_t worst = 0;
   for (const auto& [key, slot] : slots_) {
     if (!slot->prober) continue;

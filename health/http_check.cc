@@ -265,6 +265,9 @@ class HttpProber final : public Prober {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_PROXY, "");  // never a proxy from the environment
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    // curl only ever sees IP literals (CONNECT_TO above); its host cache would only grow, and it
+    // walks the whole cache after every transfer (a quarter of the CPU at 2,000 checks/s).
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

@@ -18,11 +18,15 @@ ProbeRun::~ProbeRun() = default;
 
 void ProbeRun::launch() {
   // The loop's clock was read when this iteration began; a scheduler starting many probes in one
-  // iteration would otherwise give the later ones a shorter timeout than configured.
-  uv_update_time(loop_);
+  // iteration would otherwise give the later ones a shorter timeout than configured. Lengthen the
+  // timer by that lag instead of calling uv_update_time: advancing the clock here makes more timers
+  // due in the same timer phase, and a loop that is behind would then never reach its poll phase
+  // (every probe times out and every check goes down although the targets are healthy).
   started_ns_ = uv_hrtime();
+  const std::uint64_t now_ms = started_ns_ / 1'000'000;
+  const std::uint64_t lag = now_ms > uv_now(loop_) ? now_ms - uv_now(loop_) : 0;
   const auto ms = timeout_.count() > 0 ? static_cast<std::uint64_t>(timeout_.count()) : 0;
-  uv_timer_start(&timer_, on_timer, ms, 0);
+  uv_timer_start(&timer_, on_timer, ms + lag, 0);
   in_begin_ = true;
   begin();
   in_begin_ = false;
