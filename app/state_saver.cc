@@ -16,25 +16,10 @@ struct StateSaver::Job {
   std::optional<Error> error;     // set on the pool
 };
 
-namespace {
-
-void free_timer(uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); }
-
-}  // namespace
-
 StateSaver::StateSaver(uv_loop_t* loop, Collect collect, std::chrono::milliseconds coalesce)
-    : loop_(loop), collect_(std::move(collect)), coalesce_(coalesce) {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-}
+    : loop_(loop), collect_(std::move(collect)), coalesce_(coalesce), window_(loop, [this] { start_write(); }) {}
 
-StateSaver::~StateSaver() {
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
-  }
-}
+StateSaver::~StateSaver() = default;
 
 void StateSaver::changed() {
   if (dir_.empty() || closing_) return;
@@ -42,27 +27,13 @@ void StateSaver::changed() {
     again_ = true;  // the write in flight may have collected the state before this change
     return;
   }
-  if (timer_running_ || timer_ == nullptr) return;  // this change joins the open window
-  timer_running_ = true;
-  uv_timer_start(
-      timer_,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<StateSaver*>(t->data);
-        self->timer_running_ = false;
-        self->start_write();
-      },
-      static_cast<std::uint64_t>(coalesce_.count()), 0);
+  window_.open(coalesce_);  // a change inside an open window joins it
 }
 
 void StateSaver::close() {
   if (closing_) return;
   closing_ = true;
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    timer_running_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
-    timer_ = nullptr;
-  }
+  window_.close();
   if (dir_.empty()) return;
   if (in_flight_) {
     again_ = true;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "scenario/state_file.h"
+#include "scenario/window_timer.h"
 
 namespace pharos::app {
 
@@ -55,8 +56,7 @@ class StateSaver {
   Collect collect_;
   std::chrono::milliseconds coalesce_;
   std::string dir_;
-  uv_timer_t* timer_ = nullptr;   // heap: freed in its close callback
-  bool timer_running_ = false;
+  scenario::WindowTimer window_;  // coalesces a burst of changes into one write
   bool in_flight_ = false;
   bool again_ = false;            // changed while a write was in flight
   bool closing_ = false;

@@ -6,27 +6,13 @@
 #include "scenario/render.h"
 
 namespace pharos::scenario {
-namespace {
-
-void free_timer(uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); }
-
-}  // namespace
-
 GtmEngine::GtmEngine(uv_loop_t* loop, Publish publish, WallClock wall)
-    : loop_(loop), publish_(std::move(publish)), wall_(std::move(wall)) {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-}
+    : loop_(loop), publish_(std::move(publish)), wall_(std::move(wall)),
+      window_(loop, [this] { flush("health change, debounced"); }) {}
 
 GtmEngine::~GtmEngine() { stop(); }
 
-void GtmEngine::stop() {
-  if (timer_ == nullptr) return;
-  uv_timer_stop(timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_), free_timer);
-  timer_ = nullptr;
-}
+void GtmEngine::stop() { window_.close(); }
 
 std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std::size_t regions,
                                                       const health::HealthState& health) {
@@ -250,16 +236,7 @@ void GtmEngine::on_health(const health::Changes& changes, const health::HealthSt
     flush("health change");
     return;
   }
-  if (timer_running_ || timer_ == nullptr) return;  // this change joins the open window
-  timer_running_ = true;
-  uv_timer_start(
-      timer_,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<GtmEngine*>(t->data);
-        self->timer_running_ = false;
-        self->flush("health change, debounced");
-      },
-      static_cast<std::uint64_t>(debounce_.count()), 0);
+  window_.open(debounce_);  // a change inside an open window joins it
 }
 
 void GtmEngine::flush(const char* cause) {

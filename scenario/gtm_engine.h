@@ -25,6 +25,7 @@
 #include "health/health_state.h"
 #include "scenario/model.h"
 #include "scenario/selection.h"
+#include "scenario/window_timer.h"
 
 namespace pharos::scenario {
 
@@ -151,8 +152,7 @@ class GtmEngine {
   std::optional<SavedGtm> saved_;
   std::size_t restored_records_ = 0;
   Millis debounce_{3000};
-  uv_timer_t* timer_ = nullptr;
-  bool timer_running_ = false;
+  WindowTimer window_;                           // the debounce
 
   GtmConfig gtm_;
   std::size_t regions_ = 1;
