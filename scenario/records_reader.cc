@@ -295,8 +295,9 @@ class RecordReader {
   bool geo_in_chain() {
     for (const auto& [region, dcs] : out_.geo) {
       for (std::size_t i = 0; i < dcs.size(); ++i) {
+        const std::string& dc = dcs[i];  // clang 14 cannot capture a structured binding
         const bool in_chain = std::any_of(out_.chain.begin(), out_.chain.end(),
-                                          [&](const ChainEntry& e) { return e.dc == dcs[i]; });
+                                          [&dc](const ChainEntry& e) { return e.dc == dc; });
         if (!in_chain)
           return r_.fail(geo_at_ + "/" + pointer_token(region) + "/" + std::to_string(i),
                          "data center " + in_quotes(dcs[i]) + " is not in this record's chain");
