@@ -10,11 +10,6 @@ constexpr std::size_t kMaxPointerTarget = 0x3FFF;
 constexpr std::size_t kQuestionTail = 4;  // QTYPE + QCLASS after the qname
 constexpr std::size_t kMaxRelocations = 255;
 
-void lower_copy(const std::uint8_t* in, std::size_t len, std::uint8_t* out) {
-  for (std::size_t i = 0; i < len; ++i)
-    out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? static_cast<std::uint8_t>(in[i] | 0x20) : in[i];
-}
-
 }  // namespace
 
 void FragmentWriter::reset(const std::uint8_t* context, std::size_t context_len, std::size_t qname_len) {
@@ -24,7 +19,7 @@ void FragmentWriter::reset(const std::uint8_t* context, std::size_t context_len,
   names_.clear();
   qname_len_ = qname_len;
   std::uint8_t lower[kMaxNameWire];
-  lower_copy(context, context_len, lower);
+  lowercase_copy(context, context_len, lower);
   for (std::size_t p = 0; p + 1 < context_len; p += 1 + lower[p])
     add_entry(lower + p, context_len - p, false, 0);
 }
@@ -60,7 +55,7 @@ void FragmentWriter::qname_owner() { u16(kPointerMask | kQuestionOffset); }
 
 void FragmentWriter::name(const std::uint8_t* wire, std::size_t len, bool compress) {
   std::uint8_t lower[kMaxNameWire];
-  lower_copy(wire, len, lower);
+  lowercase_copy(wire, len, lower);
   std::size_t p = 0;
   while (p + 1 < len) {
     const std::size_t rest = len - p;

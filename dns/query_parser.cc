@@ -10,14 +10,7 @@
 namespace pharos::dns {
 namespace {
 
-constexpr std::uint8_t kAsciiUpperA = 'A';
-constexpr std::uint8_t kAsciiUpperZ = 'Z';
-constexpr std::uint8_t kAsciiCaseBit = 0x20;
 constexpr int kMaxPointerHops = 64;  // far more than any legitimate name needs
-
-inline std::uint8_t lower(std::uint8_t c) {
-  return (c >= kAsciiUpperA && c <= kAsciiUpperZ) ? static_cast<std::uint8_t>(c | kAsciiCaseBit) : c;
-}
 
 // Reads the QNAME: plain labels only (a query's first name has nothing before it to point at).
 bool read_qname(WireReader& r, ParsedQuery& q) {
@@ -37,7 +30,7 @@ bool read_qname(WireReader& r, ParsedQuery& q) {
     q.label_offsets[labels++] = static_cast<std::uint8_t>(out);
     const std::uint8_t* p = r.bytes(len);
     if (p == nullptr) return false;
-    for (std::uint8_t i = 0; i < len; ++i) q.qname[out + 1 + i] = lower(p[i]);
+    lowercase_copy(p, len, q.qname + out + 1);
     out += 1 + len;
   }
 }

@@ -439,8 +439,7 @@ class TableBuilder {
       std::uint8_t target[kMaxNameWire];
       const std::size_t len = name_length(rd + at, r.length - at);
       if (len <= 1 || len > kMaxNameWire) continue;
-      for (std::size_t i = 0; i < len; ++i)
-        target[i] = (rd[at + i] >= 'A' && rd[at + i] <= 'Z') ? static_cast<std::uint8_t>(rd[at + i] | 0x20) : rd[at + i];
+      lowercase_copy(rd + at, len, target);
       bool below_cut = false;
       if (cut != nullptr) {
         for (std::size_t p = 0; len - p >= cut_len; p += parent_offset(target + p)) {
@@ -665,8 +664,7 @@ class TableBuilder {
       const std::uint8_t* target = hops.back().set.zone->rdata.data() + rr.rdata;
       const std::size_t tlen = name_length(target, rr.rdlength);
       std::uint8_t lower[kMaxNameWire];
-      for (std::size_t k = 0; k < tlen; ++k)
-        lower[k] = (target[k] >= 'A' && target[k] <= 'Z') ? static_cast<std::uint8_t>(target[k] | 0x20) : target[k];
+      lowercase_copy(target, tlen, lower);
       end = resolve(lower, tlen, zone);
       if (end.kind != Target::kNode) break;
       if (std::find(seen_ids, seen_ids + i + 1, end.id) != seen_ids + i + 1) { end = {}; break; }  // loop

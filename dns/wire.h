@@ -84,6 +84,14 @@ inline void store_u32(std::uint8_t* p, std::uint32_t v) {
   p[3] = static_cast<std::uint8_t>(v);
 }
 
+// DNS names compare case-insensitively in ASCII only (RFC 4343): lowercase A-Z, leave other bytes.
+inline std::uint8_t ascii_lower(std::uint8_t c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c | 0x20) : c;
+}
+inline void lowercase_copy(const std::uint8_t* in, std::size_t len, std::uint8_t* out) {
+  for (std::size_t i = 0; i < len; ++i) out[i] = ascii_lower(in[i]);
+}
+
 inline std::uint16_t header_id(const std::uint8_t* m) { return load_u16(m + kOffId); }
 inline std::uint16_t header_flags(const std::uint8_t* m) { return load_u16(m + kOffFlags); }
 inline Opcode header_opcode(std::uint16_t flags) {

@@ -33,11 +33,6 @@ struct FileCloser {
 using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
 using RrPtr = std::unique_ptr<ldns_rr, RrDeleter>;
 
-void lowercase(std::uint8_t* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<std::uint8_t>(p[i] | 0x20);
-}
-
 // True if `name` equals `apex` or lies below it (both lowercased wire names).
 bool in_zone(const std::uint8_t* name, std::size_t len, const std::vector<std::uint8_t>& apex) {
   std::size_t pos = 0;
@@ -143,7 +138,7 @@ class Loader {
     const std::size_t len = ldns_rdf_size(owner);
     if (len == 0 || len > kMaxNameWire) return at(line, "owner name is not valid");
     std::memcpy(name, ldns_rdf_data(owner), len);
-    lowercase(name, len);
+    lowercase_copy(name, len, name);
     if (!in_zone(name, len, zone_.apex))
       return at(line, "owner " + wire_to_name(name, len) + " is outside the zone " + zone_.name);
     if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) return at(line, "only class IN is served");
@@ -268,7 +263,7 @@ bool name_to_wire(std::string_view text, std::vector<std::uint8_t>& out) {
   RdfPtr rdf{ldns_dname_new_frm_str(s.c_str())};
   if (!rdf) return false;
   out.assign(ldns_rdf_data(rdf.get()), ldns_rdf_data(rdf.get()) + ldns_rdf_size(rdf.get()));
-  lowercase(out.data(), out.size());
+  lowercase_copy(out.data(), out.size(), out.data());
   return true;
 }
 

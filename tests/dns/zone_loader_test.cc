@@ -25,7 +25,9 @@ TEST(ZoneLoader, GroupsByOwnerThenType) {
   auto z = load_zone_text("example.com.", std::string(kHead) + "a IN A 192.0.2.1\nb IN A 192.0.2.2\na IN TXT \"x\"\na IN A 192.0.2.3\n", "t");
   ASSERT_TRUE(z.ok()) << z.error().to_string();
   for (std::size_t i = 1; i < z->rrs.size(); ++i) {
-    if (z->rrs[i].owner == z->rrs[i - 1].owner) EXPECT_LE(z->rrs[i - 1].type, z->rrs[i].type);
+    if (z->rrs[i].owner == z->rrs[i - 1].owner) {
+      EXPECT_LE(z->rrs[i - 1].type, z->rrs[i].type);
+    }
   }
   int a_records_of_a = 0;
   for (const auto& rr : z->rrs) a_records_of_a += (z->owners.length(rr.owner) == 15 && rr.type == rrtype::kA);
