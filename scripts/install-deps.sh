@@ -6,12 +6,13 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ccache pkg-config libldns-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev
-      libc-ares-dev libmicrohttpd-dev libssl-dev libmnl-dev libgtest-dev libgmock-dev libbenchmark-dev
-      dnsutils)
+      libc-ares-dev libmicrohttpd-dev libssl-dev libmnl-dev libmaxminddb-dev libsystemd-dev libcli11-dev
+      libgtest-dev libgmock-dev libbenchmark-dev dnsutils)
 for arg in "$@"; do
   case "$arg" in
-    --test)  pkgs+=(knot-dnsutils ldnsutils clang libclang-rt-14-dev iproute2 procps python3 python3-jsonschema openssl) ;;
-    --bench) pkgs+=(knot-dnsutils dnsperf knot nsd gdnsd procps python3) ;;
+    --test)  pkgs+=(knot-dnsutils ldnsutils clang libclang-rt-14-dev iproute2 procps python3 python3-jsonschema openssl
+                    chromium) ;;
+    --bench) pkgs+=(knot-dnsutils dnsperf knot nsd gdnsd pdns-server pdns-backend-bind procps python3) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
