@@ -11,12 +11,12 @@ namespace pharos::app {
 namespace {
 
 using scenario::in_quotes;
-using scenario::json_text;
 using scenario::Value;
 
 constexpr unsigned kMaxWorkers = 1024;
 constexpr std::uint32_t kMaxTcpConnections = 1'000'000;
 constexpr std::size_t kMaxTxtString = 255;  // one character-string in a CHAOS TXT answer
+constexpr std::int64_t kMaxControlBody = 64 << 20;  // API bodies are small JSON objects
 
 // The keys of pharos.json; the generic reading (pointers, types, durations) is JsonReader's.
 class Reader : public scenario::JsonReader {
@@ -70,6 +70,29 @@ class Reader : public scenario::JsonReader {
     if (!string(v, where, out)) return false;
     if (out.size() > kMaxTxtString) return fail(where, "is longer than 255 characters");
     return true;
+  }
+
+  bool control(const Value& v, const std::string& where) {
+    ControlConfig& cc = config_.control;
+    cc.enabled = true;
+    bool has_tokens = false;
+    const bool ok = object(v, where, {
+        {"listen", [&](const Value& x, const std::string& at) {
+           if (!string(x, at, cc.listen)) return false;
+           dns::ListenAddress a;
+           if (!dns::parse_listen_address(cc.listen, a)) return fail(at, in_quotes(cc.listen) + " is not addr:port");
+           return true;
+         }},
+        {"tokens", [&](const Value& x, const std::string& at) { has_tokens = true; return path(x, at, cc.tokens); }},
+        {"public", [&](const Value& x, const std::string& at) { return boolean(x, at, cc.public_read); }},
+        {"max_body", [&](const Value& x, const std::string& at) {
+           std::int64_t n = 0;
+           if (!integer(x, at, 1024, kMaxControlBody, n)) return false;
+           cc.max_body = static_cast<std::size_t>(n);
+           return true;
+         }},
+    });
+    return ok && (has_tokens || fail(where, "missing \"tokens\": the file of API tokens (docs/api.md)"));
   }
 
   bool top(const Value& root) {
@@ -138,11 +161,7 @@ class Reader : public scenario::JsonReader {
            config_.debounce_ms = ms;
            return true;
          }},
-        {"control", [&](const Value& v, const std::string& w) {
-           if (!v.IsString() && !v.IsObject()) return fail(w, "must be a string or an object");
-           config_.control = json_text(v);
-           return true;
-         }},
+        {"control", [&](const Value& v, const std::string& w) { return control(v, w); }},
     }) && (has_listen || fail("/listen", "missing: list at least one \"addr:port\""));
   }
 

@@ -40,6 +40,16 @@ enum class StartupPolicy : std::uint8_t {
 };
 const char* to_string(StartupPolicy p);  // "wait", "assumeUp"
 
+// "control": { "listen": "127.0.0.1:8053", "tokens": "tokens.json", "public": true } (docs/api.md).
+struct ControlConfig {
+  bool enabled = false;                    // true when the "control" key is present
+  std::string listen = "127.0.0.1:8053";   // addr:port, IPv4 or [IPv6]; port 0 = ephemeral (tests)
+  std::string tokens;                      // resolved like zone files; required when enabled
+  bool public_read = true;                 // "public": routes open to all stay open; false = they need a read token
+  std::size_t max_body = 1 << 20;          // "max_body": request bodies above this get 413
+  std::uint64_t loop_timeout_ms = 10'000;  // a handler the control loop has not answered by then gets 503
+};
+
 struct Config {
   std::string file;                         // the path it was read from, as given
   std::vector<std::string> listen_text;     // as written, for messages
@@ -53,7 +63,7 @@ struct Config {
   std::uint64_t state_max_age_ms = 600'000; // an older saved state is not restored
   StartupPolicy startup_policy = StartupPolicy::kWait;
   std::optional<std::uint64_t> debounce_ms;
-  std::string control;                      // the "control" value as compact JSON text (not used yet)
+  ControlConfig control;
 
   dns::ServerOptions server_options() const;
 };

@@ -47,7 +47,7 @@ TEST(Config, ReadsEveryKey) {
     "tcp": {"idle_timeout": "500ms", "message_timeout": 2, "max_connections": 10},
     "scenarios": ["gtm.json"], "state_dir": "/var/lib/pharos", "debounce": "1.5s",
     "state_max_age": "1h", "startup_policy": "assumeUp",
-    "control": {"listen": "127.0.0.1:8053"}
+    "control": {"listen": "[::1]:8053", "tokens": "tokens.json", "public": false, "max_body": 4096}
   })", "/etc/pharos/pharos.json");
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   EXPECT_EQ(c->workers, 3u);
@@ -64,7 +64,11 @@ TEST(Config, ReadsEveryKey) {
   EXPECT_EQ(c->debounce_ms, 1500u);
   EXPECT_EQ(c->state_max_age_ms, 3'600'000u);
   EXPECT_EQ(c->startup_policy, StartupPolicy::kAssumeUp);
-  EXPECT_EQ(c->control, R"({"listen":"127.0.0.1:8053"})");
+  EXPECT_TRUE(c->control.enabled);
+  EXPECT_EQ(c->control.listen, "[::1]:8053");
+  EXPECT_EQ(c->control.tokens, "/etc/pharos/tokens.json");
+  EXPECT_FALSE(c->control.public_read);
+  EXPECT_EQ(c->control.max_body, 4096u);
   const dns::ServerOptions so = c->server_options();
   EXPECT_EQ(so.workers, 3u);
   EXPECT_EQ(so.tcp_max_connections, 10u);
@@ -94,6 +98,26 @@ TEST(Config, ValuesOutOfRangeOrOfWrongType) {
             R"(pharos.json: /listen: must be an array of "addr:port" strings)");
   EXPECT_EQ(error_of(R"({"listen": ["127.0.0.1:53"], "identity": {"nsid": 5}})"),
             "pharos.json: /identity/nsid: must be a string");
+}
+
+TEST(Config, ControlIsOffUnlessConfigured) {
+  auto c = parse_config(R"({"listen": ["127.0.0.1:53"]})", "pharos.json");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_FALSE(c->control.enabled);
+  auto d = parse_config(R"({"listen": ["127.0.0.1:53"], "control": {"tokens": "t.json"}})", "/etc/pharos.json");
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_TRUE(d->control.enabled);
+  EXPECT_EQ(d->control.listen, "127.0.0.1:8053");
+  EXPECT_TRUE(d->control.public_read);
+}
+
+TEST(Config, ControlErrorsNameTheirPointer) {
+  EXPECT_EQ(error_of(R"({"listen": ["127.0.0.1:53"], "control": {"listen": "127.0.0.1:8053"}})"),
+            R"(pharos.json: /control: missing "tokens": the file of API tokens (docs/api.md))");
+  EXPECT_EQ(error_of(R"({"listen": ["127.0.0.1:53"], "control": {"listen": "localhost", "tokens": "t"}})"),
+            R"(pharos.json: /control/listen: "localhost" is not addr:port)");
+  EXPECT_EQ(error_of(R"({"listen": ["127.0.0.1:53"], "control": "127.0.0.1:8053"})"),
+            "pharos.json: /control: must be an object");
 }
 
 TEST(Config, BadDurationsNameTheirPointer) {
