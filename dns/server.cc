@@ -21,7 +21,9 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   if (!sockets) return sockets.error();
 
   std::unique_ptr<Server> s{new Server()};
-  s->publisher_ = std::make_unique<SnapshotPublisher>(n);
+  // One snapshot reader per thread: each worker's loop (TCP), then each worker's UDP threads.
+  const std::size_t n_addr = sockets->size();
+  s->publisher_ = std::make_unique<SnapshotPublisher>(n * (1 + n_addr));
   for (const auto& b : *sockets) s->bound_.push_back(b.address);
 
   WorkerOptions wo;
@@ -32,8 +34,9 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   wo.drain_timeout_ms = options.drain_timeout_ms;
   for (unsigned w = 0; w < n; ++w) {
     WorkerSockets ws;
-    for (auto& b : *sockets) {
-      ws.udp.push_back({std::move(b.udp[w]), b.address.is_wildcard()});
+    for (std::size_t a = 0; a < n_addr; ++a) {
+      BoundAddress& b = (*sockets)[a];
+      ws.udp.push_back({std::move(b.udp[w]), b.address.is_wildcard(), &s->publisher_->reader(n + w * n_addr + a)});
       ws.tcp.push_back(std::move(b.tcp[w]));
     }
     auto worker = Worker::create(w, s->publisher_->reader(w), wo, std::move(ws));

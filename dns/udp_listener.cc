@@ -1,6 +1,12 @@
-// udp_listener.cc: the UDP hot path: recvmmsg a batch, answer each datagram from the current
-// snapshot into preallocated buffers, sendmmsg the answers. No allocation, no lock, no blocking.
+// udp_listener.cc: the UDP hot path: block in recvmmsg for a batch, answer each datagram from the
+// current snapshot into preallocated buffers, sendmmsg the answers. No allocation, no lock, and no
+// readiness loop: two system calls per batch (gdnsd's model), not three as with epoll in front.
 #include "dns/udp_listener.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
 #include <cassert>
 #include <cerrno>
@@ -9,10 +15,16 @@
 namespace pharos::dns {
 namespace {
 
-// Batches per readiness callback. uv_poll is level-triggered, so leftover datagrams wake us again
-// on the next loop iteration; capping the rounds keeps TCP connections and timers of the same
-// worker from starving under a UDP flood.
-constexpr int kMaxRoundsPerWakeup = 8;
+// The responder's clock only measures gaps of seconds (repeated FORMERR); the coarse clock is a
+// vDSO read of the last tick, with no system call and no hardware counter access.
+std::uint64_t monotonic_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000u;
+}
+
+// Errors that say the socket itself is unusable: retrying would spin, so the thread ends.
+bool fatal_socket_error(int err) { return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL; }
 
 }  // namespace
 
@@ -29,47 +41,51 @@ UdpBatch::UdpBatch()
   }
 }
 
-UdpListener::UdpListener(const WorkerContext& ctx, UdpBatch& batch, Fd&& fd, bool wildcard)
-    : ctx_(ctx), batch_(batch), fd_(std::move(fd)), wildcard_(wildcard) {
-  poll_.data = this;
+UdpListener::UdpListener(SnapshotReader& reader, IoCounters& counters, Fd&& fd, bool wildcard)
+    : reader_(reader), counters_(counters), fd_(std::move(fd)), wildcard_(wildcard) {}
+
+UdpListener::~UdpListener() {
+  request_stop();
+  join();
 }
 
-UdpListener::~UdpListener() { assert(!started_ || closed_); }
-
-int UdpListener::start() {
-  const int rc = uv_poll_init_socket(ctx_.loop, &poll_, fd_.get());
-  if (rc != 0) return rc;
-  started_ = true;
-  return uv_poll_start(&poll_, UV_READABLE, &UdpListener::on_poll);
+int UdpListener::init() {
+  // Blocking reads: the thread sleeps in the kernel until a datagram arrives. Sends stay
+  // non-blocking per call (MSG_DONTWAIT): a full send buffer drops, it never stalls the reader.
+  const int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) return -errno;
+  return 0;
 }
 
-void UdpListener::close() {
-  if (!started_) {
-    closed_ = true;
-    return;
-  }
-  if (closing_) return;
-  closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &UdpListener::on_close);
+void UdpListener::start(const std::string& thread_name) {
+  assert(!thread_.joinable());
+  thread_ = std::thread([this, thread_name] {
+    // Signals belong to the control loop; recvmmsg should never see EINTR from them.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    pthread_setname_np(pthread_self(), thread_name.substr(0, 15).c_str());
+    run();
+  });
 }
 
-void UdpListener::on_close(uv_handle_t* h) {
-  auto* self = static_cast<UdpListener*>(h->data);
-  // libuv has forgotten the fd now; it is ours to close.
-  self->fd_.reset();
-  self->closed_ = true;
+// shutdown(SHUT_RD) on a UDP socket returns ENOTCONN when it is not connected, but Linux sets the
+// receive-shutdown bit and wakes every waiter anyway: a blocked recvmmsg returns at once, and any
+// later one does not block. Datagrams already queued can still be read; the thread sees stop_
+// after its current batch and exits. Nothing else touches the socket: it is closed only after
+// join(), so the descriptor cannot be reused under the thread.
+void UdpListener::request_stop() {
+  if (stop_.exchange(true, std::memory_order_acq_rel)) return;
+  if (fd_) ::shutdown(fd_.get(), SHUT_RD);
 }
 
-void UdpListener::on_poll(uv_poll_t* h, int status, int /*events*/) {
-  auto* self = static_cast<UdpListener*>(h->data);
-  // A poll error on a UDP socket is a pending ICMP error; recvmmsg below reads and clears it.
-  (void)status;
-  self->drain();
+void UdpListener::join() {
+  if (thread_.joinable()) thread_.join();
 }
 
-void UdpListener::drain() {
-  for (int round = 0; round < kMaxRoundsPerWakeup; ++round) {
-    if (run_batch() < static_cast<int>(UdpBatch::kBatch)) return;
+void UdpListener::run() {
+  while (!stop_.load(std::memory_order_acquire)) {
+    if (run_batch() < 0) return;
   }
 }
 
@@ -83,28 +99,37 @@ int UdpListener::run_batch() {
     h.msg_controllen = wildcard_ ? UdpBatch::kControlSize : 0;
     h.msg_flags = 0;
   }
-  const int n = ::recvmmsg(fd_.get(), b.rx.data(), UdpBatch::kBatch, MSG_DONTWAIT, nullptr);
-  if (n <= 0) return 0;  // EAGAIN: drained; other errors (ICMP) are consumed by the read
-  ctx_.counters->udp_received.add(static_cast<std::uint64_t>(n));
+  // Block until one datagram is there, then take whatever else is already queued.
+  const int n = ::recvmmsg(fd_.get(), b.rx.data(), UdpBatch::kBatch, MSG_WAITFORONE, nullptr);
+  if (n < 0) {
+    // EINTR, EAGAIN, ENOMEM, a pending ICMP error: try again. A dead socket ends the thread.
+    return fatal_socket_error(errno) ? -1 : 0;
+  }
+  // After shutdown(SHUT_RD) the wait returns an empty message; it is no datagram of a client.
+  const bool stopping = stop_.load(std::memory_order_acquire);
 
   unsigned out_count = 0;
+  std::uint64_t received = 0, dropped = 0;
   {
-    // One snapshot for the whole batch: the table cannot be freed until leave().
-    ReadSection section{*ctx_.reader};
+    // One snapshot for the whole batch, entered only once datagrams are in hand: a thread asleep
+    // in recvmmsg holds no table, so replaced tables are reclaimed while the socket is quiet.
+    ReadSection section{reader_};
     const AnswerTable* table = section.table();
-    const std::uint64_t now_ms = uv_now(ctx_.loop);
+    const std::uint64_t now_ms = monotonic_ms();
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.rx[i].msg_hdr;
+      if (stopping && b.rx[i].msg_len == 0) continue;
+      ++received;
       // A datagram larger than our buffer was cut short; it is no DNS query we would answer.
       if (table == nullptr || (h.msg_flags & MSG_TRUNC) != 0) {
-        ctx_.counters->udp_dropped.add();
+        ++dropped;
         continue;
       }
       const ClientInfo client{Transport::kUdp, reinterpret_cast<const sockaddr*>(&b.peer[i]), 0};
-      const std::size_t len = ctx_.responder->respond(*table, b.in_buf(i), b.rx[i].msg_len,
-                                                      b.out_buf(i), UdpBatch::kBufSize, client, now_ms);
+      const std::size_t len = responder_.respond(*table, b.in_buf(i), b.rx[i].msg_len, b.out_buf(i),
+                                                 UdpBatch::kBufSize, client, now_ms);
       if (len == 0) {
-        ctx_.counters->udp_dropped.add();
+        ++dropped;
         continue;
       }
       msghdr& t = b.tx[out_count].msg_hdr;
@@ -116,12 +141,15 @@ int UdpListener::run_batch() {
       ++out_count;
     }
   }
+  if (received != 0) counters_.udp_received.add(received);
+  if (dropped != 0) counters_.udp_dropped.add(dropped);
   send_all(out_count);
   return n;
 }
 
 // Wildcard sockets copy the query's destination address into the reply's source (IP_PKTINFO), so
-// a multi-homed host answers from the address the client asked.
+// a multi-homed host answers from the address the client asked. A socket bound to one address has
+// no control messages at all: the kernel neither builds nor parses them per datagram.
 void UdpListener::set_reply_source(unsigned rx_index, unsigned tx_index) {
   msghdr& t = batch_.tx[tx_index].msg_hdr;
   t.msg_control = nullptr;
@@ -169,15 +197,15 @@ void UdpListener::send_all(unsigned count) {
     const int r = ::sendmmsg(fd_.get(), batch_.tx.data() + sent, count - sent, MSG_DONTWAIT);
     if (r > 0) {
       sent += static_cast<unsigned>(r);
-      ctx_.counters->udp_sent.add(static_cast<std::uint64_t>(r));
+      counters_.udp_sent.add(static_cast<std::uint64_t>(r));
       continue;
     }
     if (r < 0 && errno == EINTR && eintr_budget-- > 0) continue;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-      ctx_.counters->udp_send_failed.add(count - sent);
+      counters_.udp_send_failed.add(count - sent);
       return;
     }
-    ctx_.counters->udp_send_failed.add();
+    counters_.udp_send_failed.add();
     ++sent;
   }
 }

@@ -1,6 +1,11 @@
-// udp_listener.h: one worker's UDP socket for one listen address, read with recvmmsg and answered
-// with sendmmsg in batches. libuv 1.44 has no batched send, so the socket is driven by uv_poll and
-// every buffer is allocated once per worker: the UDP path allocates nothing per query.
+// udp_listener.h: one UDP socket of one worker, served by a thread of its own that blocks in
+// recvmmsg and answers with sendmmsg. No event loop sits in front of the socket: a readiness loop
+// costs one epoll_wait per batch, the biggest kernel cost per query after the datagrams themselves.
+//
+//   UdpListener u{reader, counters, std::move(fd), /*wildcard=*/false};
+//   if (int err = u.init(); err != 0) ...;      // makes the socket blocking
+//   u.start("pharos-w0u0");                       // spawns the receive thread
+//   u.request_stop();  u.join();                  // any thread; wakes a blocked recvmmsg
 #pragma once
 
 #include <netinet/in.h>
@@ -8,9 +13,12 @@
 #include <uv.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <thread>
 
 #include "dns/io_counters.h"
 #include "dns/listen_socket.h"
@@ -19,10 +27,10 @@
 
 namespace pharos::dns {
 
-// Buffers for one recvmmsg/sendmmsg round, shared by every UDP socket of a worker (callbacks of
-// one loop never overlap). 64 datagrams per syscall amortises the syscall cost well past the
-// point of diminishing returns while keeping the batch in L2; 4096 bytes covers any EDNS payload
-// we allow (edns.max_udp_payload <= 4096) and any sane query.
+// Buffers for one recvmmsg/sendmmsg round, allocated once per listener: the UDP path allocates
+// nothing per query. 64 datagrams per syscall amortises the syscall cost well past the point of
+// diminishing returns while keeping the batch in L2; 4096 bytes covers any EDNS payload we allow
+// (edns.max_udp_payload <= 4096) and any sane query.
 struct UdpBatch {
   static constexpr std::size_t kBatch = 64;
   static constexpr std::size_t kBufSize = 4096;
@@ -45,7 +53,7 @@ struct UdpBatch {
   std::uint8_t* out_buf(std::size_t i) { return out.get() + i * kBufSize; }
 };
 
-// Everything a listener needs from its worker; all of it lives as long as the worker's loop.
+// Everything a worker's TCP listener needs from its worker; all of it lives as long as the loop.
 struct WorkerContext {
   uv_loop_t* loop = nullptr;
   SnapshotReader* reader = nullptr;
@@ -55,35 +63,44 @@ struct WorkerContext {
 
 class UdpListener {
  public:
-  UdpListener(const WorkerContext& ctx, UdpBatch& batch, Fd&& fd, bool wildcard);
+  // `reader` is this listener's own snapshot slot (one per thread); `counters` may be shared with
+  // the worker's other listeners (the UDP counters are multi-writer).
+  UdpListener(SnapshotReader& reader, IoCounters& counters, Fd&& fd, bool wildcard);
   UdpListener(const UdpListener&) = delete;
   UdpListener& operator=(const UdpListener&) = delete;
-  // The poll handle must have been closed (close() and its callback) before destruction.
+  // Stops and joins the thread if it still runs, then closes the socket.
   ~UdpListener();
 
-  // Registers the socket with the loop and starts reading. Returns 0 or a libuv error.
-  int start();
-  // Stops reading and closes the socket; done() turns true in the close callback.
-  void close();
-  bool done() const { return closed_; }
+  // Switches the socket to blocking reads. Returns 0 or -errno.
+  int init();
+  // Starts the receive thread.
+  void start(const std::string& thread_name);
+  // Any thread, idempotent: the thread finishes the batch in hand, sends it, and exits. A thread
+  // asleep in recvmmsg is woken by shutdown(SHUT_RD), which makes its wait return at once.
+  void request_stop();
+  void join();
+
+  bool running() const { return thread_.joinable(); }
+  std::thread::native_handle_type native_handle() { return thread_.native_handle(); }
+  // Only meaningful after join() (written by the receive thread without locks).
+  const ResponderStats& responder_stats() const { return responder_.stats(); }
 
  private:
-  static void on_poll(uv_poll_t* h, int status, int events);
-  static void on_close(uv_handle_t* h);
-  void drain();
-  // One recvmmsg + answers + sendmmsg round. Returns how many datagrams it read.
+  void run();
+  // One recvmmsg + answers + sendmmsg round. Returns how many datagrams it read, or -1 on an
+  // error other than EINTR/EAGAIN (ICMP errors are consumed by the read and count as 0).
   int run_batch();
   void send_all(unsigned count);
   void set_reply_source(unsigned rx_index, unsigned tx_index);
 
-  WorkerContext ctx_;
-  UdpBatch& batch_;
+  SnapshotReader& reader_;
+  IoCounters& counters_;
   Fd fd_;
   bool wildcard_;
-  bool started_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  uv_poll_t poll_{};
+  Responder responder_;
+  UdpBatch batch_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace pharos::dns

@@ -33,8 +33,9 @@ int Worker::init(WorkerSockets&& sockets) {
   const WorkerContext ctx{&loop_, &reader_, &responder_, &counters_};
   tcp_ = std::make_unique<TcpListener>(ctx, options_.tcp);
   for (auto& u : sockets.udp) {
-    udp_.push_back(std::make_unique<UdpListener>(ctx, batch_, std::move(u.fd), u.wildcard));
-    if (const int rc = udp_.back()->start(); rc != 0) return rc;
+    assert(u.reader != nullptr && u.reader != &reader_);
+    udp_.push_back(std::make_unique<UdpListener>(*u.reader, counters_, std::move(u.fd), u.wildcard));
+    if (const int rc = udp_.back()->init(); rc != 0) return uv_translate_sys_error(-rc);
   }
   for (auto& fd : sockets.tcp) {
     if (const int rc = tcp_->add_listener(std::move(fd)); rc != 0) return rc;
@@ -53,6 +54,9 @@ Worker::~Worker() {
 void Worker::start() {
   assert(!thread_.joinable());
   thread_ = std::thread([this] { run(); });
+  for (std::size_t i = 0; i < udp_.size(); ++i) {
+    udp_[i]->start("pharos-w" + std::to_string(index_) + "u" + std::to_string(i));
+  }
 }
 
 void Worker::run() {
@@ -69,12 +73,26 @@ void Worker::run() {
 
 void Worker::request_stop() {
   if (stop_requested_.exchange(true)) return;
+  for (auto& u : udp_) u->request_stop();
   // Sent at most once: on_stop closes the async handle.
   uv_async_send(&stop_async_);
 }
 
 void Worker::join() {
+  for (auto& u : udp_) u->join();
   if (thread_.joinable()) thread_.join();
+}
+
+ResponderStats Worker::responder_stats() const {
+  ResponderStats sum = responder_.stats();
+  for (const auto& u : udp_) {
+    const ResponderStats& s = u->responder_stats();
+    sum.queries += s.queries;
+    sum.dropped += s.dropped;
+    sum.truncated += s.truncated;
+    for (std::size_t i = 0; i < sum.rcode.size(); ++i) sum.rcode[i] += s.rcode[i];
+  }
+  return sum;
 }
 
 void Worker::on_stop(uv_async_t* a) { static_cast<Worker*>(a->data)->begin_stop(); }
@@ -83,7 +101,6 @@ void Worker::begin_stop() {
   if (stopping_) return;
   stopping_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
-  for (auto& u : udp_) u->close();
   tcp_->shutdown();
   // The drain bound must not itself keep the loop alive: once every connection has flushed and
   // closed, uv_run returns without waiting for the timer.
@@ -95,7 +112,6 @@ void Worker::on_drain_timeout(uv_timer_t* t) { static_cast<Worker*>(t->data)->tc
 
 void Worker::close_loop() {
   if (!loop_ready_) return;
-  for (auto& u : udp_) u->close();
   if (tcp_) tcp_->close_all();
   auto close_if_open = [](uv_handle_t* h) {
     if (h->loop != nullptr && !uv_is_closing(h)) uv_close(h, nullptr);

@@ -1,6 +1,8 @@
-// worker.h: one DNS worker thread: its own libuv loop, one UDP and one TCP socket per listen
-// address, one Responder, and the snapshot reader it uses at the start of every batch.
+// worker.h: one DNS worker: a libuv loop thread serving its TCP socket of every listen address,
+// and one receive thread per UDP socket (udp_listener.h). Every thread has its own Responder and
+// its own snapshot reader, which it enters at the start of each batch.
 //
+//   WorkerSockets socks;  socks.udp.push_back({std::move(fd), false, &pub.reader(1)});
 //   Result<std::unique_ptr<Worker>> w = Worker::create(0, pub.reader(0), options, std::move(socks));
 //   (*w)->start();  ...  (*w)->request_stop();  (*w)->join();
 #pragma once
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,6 +37,7 @@ struct WorkerSockets {
   struct Udp {
     Fd fd;
     bool wildcard = false;
+    SnapshotReader* reader = nullptr;  // the UDP thread's own slot, never the loop's
   };
   std::vector<Udp> udp;
   std::vector<Fd> tcp;
@@ -48,19 +52,24 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Runs the loop on a new thread.
+  // Runs the loop and every UDP receive thread.
   void start();
-  // Thread-safe, idempotent: stop accepting, flush TCP answers (bounded), exit the loop.
+  // Thread-safe, idempotent: stop reading UDP (waking blocked receivers), stop accepting, flush
+  // TCP answers (bounded), exit the loop.
   void request_stop();
-  // Waits for the thread to finish (after request_stop()).
+  // Waits for every thread to finish (after request_stop()).
   void join();
 
   unsigned index() const { return index_; }
   const IoCounters& counters() const { return counters_; }
-  // The worker thread's handle, e.g. to attribute per-thread measurements in tests.
+  // The loop thread's handle (TCP), e.g. to attribute per-thread measurements in tests.
   std::thread::native_handle_type native_handle() { return thread_.native_handle(); }
-  // Only meaningful once the worker has stopped (written by the worker thread without locks).
-  const ResponderStats& responder_stats() const { return responder_.stats(); }
+  // The receive thread of UDP socket i (listen-address order).
+  std::size_t udp_count() const { return udp_.size(); }
+  std::thread::native_handle_type udp_native_handle(std::size_t i) { return udp_[i]->native_handle(); }
+  // Only meaningful once the worker has stopped (written by each thread without locks): the
+  // loop's responder (TCP) plus every UDP thread's.
+  ResponderStats responder_stats() const;
 
  private:
   Worker(unsigned index, SnapshotReader& reader, const WorkerOptions& options);
@@ -84,7 +93,6 @@ class Worker {
   IoCounters counters_;
   Responder responder_;
   SnapshotReader& reader_;
-  UdpBatch batch_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<TcpListener> tcp_;
   std::thread thread_;

@@ -1,9 +1,12 @@
-// udp_listener_test.cc: the UDP path on a real loop: answers parse with ldns, bursts larger than
-// one recvmmsg batch are all answered, and wildcard sockets reply from the address asked.
+// udp_listener_test.cc: the UDP path on real sockets and threads: answers parse with ldns, bursts
+// larger than one recvmmsg batch are all answered, wildcard sockets reply from the address asked,
+// a receiver blocked in recvmmsg holds no snapshot and wakes promptly on stop, malformed datagrams
+// are dropped and counted, and IPv4 and IPv6 addresses each get their own receive threads.
 #include "dns/udp_listener.h"
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 
 #include "tests/dns/server_fixture.h"
@@ -86,6 +89,120 @@ TEST(UdpListener, ServesNewTableAfterPublish) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(parse_response(*r).rcode, 0);
   EXPECT_EQ(s.server().reclaim(), 1u);  // the old table is free once the worker moved on
+}
+
+std::uint64_t sum_counter(LiveServer& s, std::uint64_t (*get)(const dns::IoCounters&)) {
+  std::uint64_t n = 0;
+  for (unsigned w = 0; w < s.server().worker_count(); ++w) n += get(s.server().worker(w).counters());
+  return n;
+}
+std::uint64_t received(const dns::IoCounters& c) { return c.udp_received.get(); }
+std::uint64_t sent(const dns::IoCounters& c) { return c.udp_sent.get(); }
+std::uint64_t dropped(const dns::IoCounters& c) { return c.udp_dropped.get(); }
+
+// The receive thread sleeps in recvmmsg between batches without a snapshot in hand: tables
+// replaced while no query arrives are all reclaimable, with no query needed to move it on.
+TEST(UdpListener, ReceiverBlockedInRecvmmsgHoldsNoSnapshot) {
+  LiveServer s{loopback_options(2)};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.udp();
+  ASSERT_TRUE(udp_exchange(c.fd(), make_query(1, "www.example.com", kA)).has_value());
+  s.server().publish(example_table());
+  s.server().publish(example_table());
+  EXPECT_EQ(s.server().reclaim(), 2u);
+  // And the thread serves the newest table on its next batch.
+  auto r = udp_exchange(c.fd(), make_query(2, "www.example.com", kA));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(parse_response(*r).rcode, 0);
+}
+
+// stop() must wake every thread asleep in recvmmsg (shutdown(SHUT_RD)); without that it would
+// wait forever for a datagram. The bound only turns a hang into a failure.
+TEST(UdpListener, StopWakesReceiversBlockedInRecvmmsg) {
+  dns::ServerOptions o = loopback_options(2);
+  dns::ListenAddress v6;
+  ASSERT_TRUE(dns::parse_listen_address("[::1]:0", v6));
+  o.listen.push_back(v6);
+  LiveServer s{o};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.udp();
+  ASSERT_TRUE(udp_exchange(c.fd(), make_query(3, "www.example.com", kA)).has_value());
+  const auto begin = Clock::now();
+  auto stopped = std::async(std::launch::async, [&] { s.server().stop(); });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a UDP receive thread did not wake up";
+  const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
+  RecordProperty("stop_us", static_cast<int>(ms));
+  for (unsigned w = 0; w < s.server().worker_count(); ++w) {
+    EXPECT_EQ(s.server().worker(w).udp_count(), 2u);
+  }
+}
+
+// One receive thread per socket: IPv4 and IPv6 addresses are both served by every worker, and the
+// UDP counters, shared by a worker's threads, add up exactly.
+TEST(UdpListener, ServesIpv4AndIpv6AndCountsEveryDatagram) {
+  dns::ServerOptions o = loopback_options(2);
+  dns::ListenAddress v6;
+  ASSERT_TRUE(dns::parse_listen_address("[::1]:0", v6));
+  o.listen.push_back(v6);
+  LiveServer s{o};
+  ASSERT_TRUE(s.ok());
+  constexpr int kPerAddress = 100;
+  for (const auto& b : s.server().bound()) {
+    Socket c = udp_socket(b.sa(), b.len);
+    ASSERT_TRUE(c);
+    for (int i = 0; i < kPerAddress; ++i) {
+      auto r = udp_exchange(c.fd(), make_query(static_cast<std::uint16_t>(i), "www.example.com", kA));
+      ASSERT_TRUE(r.has_value()) << dns::format_address(b.sa()) << " query " << i;
+      const Parsed p = parse_response(*r);
+      EXPECT_EQ(p.rcode, 0);
+      EXPECT_EQ(p.addresses, (std::set<std::string>{"192.0.2.10", "192.0.2.11"}));
+    }
+  }
+  EXPECT_EQ(sum_counter(s, received), 2u * kPerAddress);
+  EXPECT_EQ(sum_counter(s, sent), 2u * kPerAddress);
+  EXPECT_EQ(sum_counter(s, dropped), 0u);
+  s.server().stop();
+  std::uint64_t queries = 0;
+  for (unsigned w = 0; w < s.server().worker_count(); ++w) queries += s.server().worker(w).responder_stats().queries;
+  EXPECT_EQ(queries, 2u * kPerAddress);
+}
+
+// Without EDNS an answer over 512 bytes is cut to the header and question with TC; with EDNS it
+// fits the client's payload size.
+TEST(UdpListener, TruncatesToTheClientsPayloadSize) {
+  LiveServer s{loopback_options()};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.udp();
+  auto plain = udp_exchange(c.fd(), make_query(4, "big.example.com", dns::rrtype::kTxt, false));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_LE(plain->size(), 512u);
+  EXPECT_TRUE(parse_response(*plain).tc);
+  auto edns = udp_exchange(c.fd(), make_query(5, "big.example.com", dns::rrtype::kTxt, true, 1232));
+  ASSERT_TRUE(edns.has_value());
+  EXPECT_GT(edns->size(), 512u);
+  EXPECT_LE(edns->size(), 1232u);
+  const Parsed p = parse_response(*edns);
+  EXPECT_FALSE(p.tc);
+  EXPECT_EQ(p.answers, 4u);
+}
+
+// An empty datagram and one larger than the receive buffer are dropped and counted; the thread
+// goes on answering.
+TEST(UdpListener, DropsEmptyAndOversizedDatagramsThenStillAnswers) {
+  LiveServer s{loopback_options()};
+  ASSERT_TRUE(s.ok());
+  Socket c = s.udp();
+  ASSERT_EQ(send(c.fd(), "", 0, 0), 0);
+  Bytes huge = make_query(6, "www.example.com", kA);
+  huge.resize(dns::UdpBatch::kBufSize + 100, 0);
+  ASSERT_EQ(send(c.fd(), huge.data(), huge.size(), 0), static_cast<ssize_t>(huge.size()));
+  auto r = udp_exchange(c.fd(), make_query(7, "www.example.com", kA));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(parse_response(*r).id, 7);
+  EXPECT_EQ(sum_counter(s, received), 3u);
+  EXPECT_EQ(sum_counter(s, dropped), 2u);
+  EXPECT_EQ(sum_counter(s, sent), 1u);
 }
 
 }  // namespace
