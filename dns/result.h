@@ -42,4 +42,20 @@ class Result {
   std::variant<T, Error> v_;
 };
 
+// Success or an error, for operations that produce nothing: `if (!r) log(r.error().to_string());`
+template <>
+class Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit by design
+
+  explicit operator bool() const { return ok_; }
+  bool ok() const { return ok_; }
+  const Error& error() const { return error_; }
+
+ private:
+  Error error_;
+  bool ok_ = true;
+};
+
 }  // namespace pharos
