@@ -161,6 +161,14 @@ class Reader : public scenario::JsonReader {
            config_.debounce_ms = ms;
            return true;
          }},
+        {"geoip", [&](const Value& v, const std::string& w) {
+           bool has_database = false;
+           return object(v, w, {{"database", [&](const Value& x, const std::string& at) {
+                                   has_database = true;
+                                   return path(x, at, config_.geoip_database);
+                                 }}}) &&
+                  (has_database || fail(w, "missing \"database\": the GeoIP2 country or city database file"));
+         }},
         {"control", [&](const Value& v, const std::string& w) { return control(v, w); }},
     }) && (has_listen || fail("/listen", "missing: list at least one \"addr:port\""));
   }

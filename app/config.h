@@ -64,6 +64,7 @@ struct Config {
   StartupPolicy startup_policy = StartupPolicy::kWait;
   std::optional<std::uint64_t> debounce_ms;
   ControlConfig control;
+  std::string geoip_database;               // "geoip": { "database" }, resolved like zone files; empty = none
 
   dns::ServerOptions server_options() const;
 };
