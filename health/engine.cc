@@ -95,6 +95,7 @@ void HealthEngine::apply(const HealthConfig& config) {
         slot->due_ms - now, 0);
     slots_.emplace(key, std::move(slot));
   }
+  arm_expiry();  // a changed maintenanceMode in the file drops a pending expiry
   publish(changes);
 }
 
@@ -164,12 +165,48 @@ bool HealthEngine::force(const std::string& id, std::optional<State> state) {
   return true;
 }
 
-bool HealthEngine::set_maintenance(const std::string& dc, bool on) {
-  auto c = state_.set_maintenance(dc, on, wall_());
+bool HealthEngine::set_maintenance(const std::string& dc, bool on, std::optional<SystemTime> until,
+                                   std::string by, std::string note) {
+  if (stopped_) return false;
+  auto c = state_.set_maintenance(dc, on, wall_(), until, std::move(by), std::move(note));
   if (!c) return false;
+  arm_expiry();
   publish(*c);
   for (const auto& f : actions_) f();
   return true;
+}
+
+void HealthEngine::expire_maintenance() {
+  if (stopped_) return;
+  const Changes c = state_.expire_maintenance(wall_());
+  arm_expiry();
+  if (c.empty()) return;
+  publish(c);
+  for (const auto& f : actions_) f();  // the saved state must forget the expired maintenance
+}
+
+std::optional<std::chrono::milliseconds> HealthEngine::expiry_timer_due() const { return expiry_due_; }
+
+void HealthEngine::arm_expiry() {
+  if (stopped_) return;
+  const std::optional<SystemTime> next = state_.next_maintenance_expiry();
+  if (!next) {
+    if (expiry_timer_ != nullptr) uv_timer_stop(expiry_timer_);
+    expiry_due_.reset();
+    return;
+  }
+  if (expiry_timer_ == nullptr) {
+    expiry_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, expiry_timer_);
+    expiry_timer_->data = this;
+  }
+  // The wall clock may step: never sleep more than a minute on a computed delay.
+  constexpr std::chrono::milliseconds kRecheck{60'000};
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - wall_());
+  expiry_due_ = std::clamp(left, std::chrono::milliseconds(0), kRecheck);
+  uv_timer_start(
+      expiry_timer_, [](uv_timer_t* t) { static_cast<HealthEngine*>(t->data)->expire_maintenance(); },
+      static_cast<std::uint64_t>(expiry_due_->count()), 0);
 }
 
 RestoreOutcome HealthEngine::restore(const SavedHealth& saved) {
@@ -188,6 +225,7 @@ RestoreOutcome HealthEngine::restore(const SavedHealth& saved) {
     r = state_.restore(usable, wall_());
     r.skipped += saved.checks.size() - usable.checks.size();
   }
+  arm_expiry();
   publish(r.changes);
   return r;
 }
@@ -232,6 +270,12 @@ void HealthEngine::close_slot(std::unique_ptr<Slot> slot) {
 void HealthEngine::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (expiry_timer_ != nullptr) {
+    uv_timer_stop(expiry_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(expiry_timer_), free_timer);
+    expiry_timer_ = nullptr;
+    expiry_due_.reset();
+  }
   for (auto& [key, slot] : slots_) close_slot(std::move(slot));
   slots_.clear();
 }

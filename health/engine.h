@@ -62,7 +62,16 @@ class HealthEngine {
   void on_operator_action(std::function<void()> f) { actions_.push_back(std::move(f)); }
 
   bool force(const std::string& id, std::optional<State> state);
-  bool set_maintenance(const std::string& dc, bool on);
+  // Runtime maintenance of a DC. With `until` it ends by itself at that time (a timer on the
+  // loop re-reads the wall clock at least once a minute, so a clock step is noticed); `by` and
+  // `note` say who and why. False if there is no such DC.
+  bool set_maintenance(const std::string& dc, bool on, std::optional<SystemTime> until = std::nullopt,
+                       std::string by = {}, std::string note = {});
+  // Ends every maintenance whose expiry has passed by the wall clock. The timer calls it; tests
+  // call it after moving their clock.
+  void expire_maintenance();
+  // When the expiry timer fires next (for tests), or nullopt when no expiry is pending.
+  std::optional<std::chrono::milliseconds> expiry_timer_due() const;
 
   // A saved state (HealthState::restore); call right after the first apply(), before the loop
   // runs a probe. The changes go to the subscribers, marked `restored`.
@@ -88,6 +97,7 @@ class HealthEngine {
   void schedule_next(Slot& slot);
   void close_slot(std::unique_ptr<Slot> slot);
   void publish(const Changes& changes);
+  void arm_expiry();
   std::uint64_t jitter_ms(std::uint64_t interval_ms);
 
   uv_loop_t* loop_;
@@ -98,6 +108,8 @@ class HealthEngine {
   std::vector<Listener> listeners_;
   std::vector<std::function<void()>> actions_;
   ScheduleStats stats_;
+  uv_timer_t* expiry_timer_ = nullptr;  // heap: freed in its close callback
+  std::optional<std::chrono::milliseconds> expiry_due_;
   std::mt19937_64 rng_{std::random_device{}()};
   bool stopped_ = false;
 };

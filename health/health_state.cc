@@ -58,6 +58,8 @@ Changes HealthState::configure(const HealthConfig& config, SystemTime now) {
       if (info.spec.maintenance != spec.maintenance) {
         info.maintenance = spec.maintenance;
         info.maintenance_until.reset();
+        info.maintenance_by.clear();
+        info.maintenance_note.clear();
       }
     } else {
       info.maintenance = spec.maintenance;
@@ -104,8 +106,8 @@ SavedHealth HealthState::save() const {
     out.checks.push_back(std::move(s));
   }
   for (const auto& [name, dc] : dcs_) {
-    out.datacenters.push_back(SavedDc{name, dc.maintenance, dc.spec.maintenance, dc.maintenance_until, dc.status,
-                                      dc.since, dc.reason});
+    out.datacenters.push_back(SavedDc{name, dc.maintenance, dc.spec.maintenance, dc.maintenance_until,
+                                      dc.maintenance_by, dc.maintenance_note, dc.status, dc.since, dc.reason});
   }
   return out;
 }
@@ -146,6 +148,8 @@ RestoreOutcome HealthState::restore(const SavedHealth& saved, SystemTime now) {
     if (s.maintenance_until && *s.maintenance_until <= now) continue;  // expired while we were down
     dc.maintenance = s.maintenance;
     dc.maintenance_until = s.maintenance_until;
+    dc.maintenance_by = s.maintenance_by;
+    dc.maintenance_note = s.maintenance_note;
   }
   Changes ignored;  // reported below as a whole, against `before`
   evaluate_all(now, ignored);
@@ -255,16 +259,47 @@ std::optional<Changes> HealthState::force(const std::string& id, std::optional<S
   return out;
 }
 
-std::optional<Changes> HealthState::set_maintenance(const std::string& dc, bool on, SystemTime now) {
+std::optional<Changes> HealthState::set_maintenance(const std::string& dc, bool on, SystemTime now,
+                                                     std::optional<SystemTime> until, std::string by,
+                                                     std::string note) {
   auto it = dcs_.find(dc);
   if (it == dcs_.end()) return std::nullopt;
   Changes out;
-  it->second.maintenance = on;
-  it->second.maintenance_until.reset();
-  set_automatic(checks_[maintenance_id(dc)], on ? State::kUp : State::kDown,
-                on ? "maintenance mode on" : "maintenance mode off", now, out);
-  evaluate_dc(it->second, on ? "maintenance mode on" : "maintenance mode off", now, out);
+  DcInfo& info = it->second;
+  info.maintenance = on;
+  info.maintenance_until = until;
+  info.maintenance_by = std::move(by);
+  info.maintenance_note = std::move(note);
+  std::string reason = on ? "maintenance mode on" : "maintenance mode off";
+  if (!info.maintenance_by.empty()) reason += " by " + info.maintenance_by;
+  if (!info.maintenance_note.empty()) reason += " (" + info.maintenance_note + ")";
+  set_automatic(checks_[maintenance_id(dc)], on ? State::kUp : State::kDown, reason, now, out);
+  evaluate_dc(info, reason, now, out);
   return out;
+}
+
+Changes HealthState::expire_maintenance(SystemTime now) {
+  Changes out;
+  for (auto& [name, dc] : dcs_) {
+    if (!dc.maintenance_until || *dc.maintenance_until > now) continue;
+    const bool on = dc.spec.maintenance;  // back to what the file says
+    dc.maintenance = on;
+    dc.maintenance_until.reset();
+    dc.maintenance_by.clear();
+    dc.maintenance_note.clear();
+    const std::string reason = on ? "operator maintenance expired; maintenanceMode of the file applies"
+                                  : "maintenance mode expired";
+    set_automatic(checks_[maintenance_id(name)], on ? State::kUp : State::kDown, reason, now, out);
+    evaluate_dc(dc, reason, now, out);
+  }
+  return out;
+}
+
+std::optional<SystemTime> HealthState::next_maintenance_expiry() const {
+  std::optional<SystemTime> next;
+  for (const auto& [name, dc] : dcs_)
+    if (dc.maintenance_until && (!next || *dc.maintenance_until < *next)) next = dc.maintenance_until;
+  return next;
 }
 
 const CheckInfo* HealthState::check(const std::string& id) const {
@@ -327,8 +362,9 @@ void HealthState::evaluate_dc(DcInfo& dc, const std::string& cause, SystemTime n
   if (status == dc.status) return;
   std::string reason;
   switch (status) {
-    case DcStatus::kMaintenance: reason = "maintenance mode on"; break;
-    case DcStatus::kOk: reason = "every dimension up"; break;
+    case DcStatus::kMaintenance: reason = checks_[maintenance_id(dc.spec.name)].reason; break;
+    // Leaving maintenance: the cause (who ended it, or its expiry) says more than the dimensions.
+    case DcStatus::kOk: reason = dc.status == DcStatus::kMaintenance ? cause : "every dimension up"; break;
     case DcStatus::kUnknown: reason = "waiting for results"; break;
     case DcStatus::kNoAccess: reason = checks_[auto_id(dc.spec.name, Dimension::kAccess)].reason; break;
     case DcStatus::kNoWan: reason = checks_[auto_id(dc.spec.name, Dimension::kWanAccess)].reason; break;

@@ -89,6 +89,8 @@ struct DcInfo {
   DcSpec spec;
   bool maintenance = false;            // effective: configured, or set by an operator since
   std::optional<SystemTime> maintenance_until;  // an operator's maintenance that ends by itself
+  std::string maintenance_by;          // who set the runtime maintenance ("" = the file)
+  std::string maintenance_note;        // the operator's reason, if given
   std::array<State, kDimensions> dimensions{};
   DcStatus status = DcStatus::kUnknown;
   SystemTime since{};
@@ -116,6 +118,8 @@ struct SavedDc {
   bool maintenance = false;            // effective when saved
   bool configured_maintenance = false; // the file's maintenanceMode when saved: a changed file wins
   std::optional<SystemTime> maintenance_until;
+  std::string maintenance_by;
+  std::string maintenance_note;
   DcStatus status = DcStatus::kUnknown;  // informative: restore recomputes it from the checks
   SystemTime since{};
   std::string reason;
@@ -147,8 +151,15 @@ class HealthState {
   // Returns nullopt if there is no such check.
   std::optional<Changes> force(const std::string& id, std::optional<State> state, SystemTime now);
 
-  // Runtime maintenance of a DC. Returns nullopt if there is no such DC.
-  std::optional<Changes> set_maintenance(const std::string& dc, bool on, SystemTime now);
+  // Runtime maintenance of a DC, optionally ending by itself at `until` (back to the file's
+  // maintenanceMode), with who set it and why. Returns nullopt if there is no such DC.
+  std::optional<Changes> set_maintenance(const std::string& dc, bool on, SystemTime now,
+                                         std::optional<SystemTime> until = std::nullopt, std::string by = {},
+                                         std::string note = {});
+  // Ends every runtime maintenance whose expiry is at or before `now`.
+  Changes expire_maintenance(SystemTime now);
+  // The earliest pending maintenance expiry, if any.
+  std::optional<SystemTime> next_maintenance_expiry() const;
 
   // Everything a restart should keep: measured states and counters, forced states, maintenance.
   SavedHealth save() const;

@@ -3,7 +3,7 @@
 //     "checks": { "<id>": { "automatic", "probe_key", "state", "successes", "failures", "forced"?,
 //                           "since_ms", "reason", "probes", "probe_failures", "transitions" } },
 //     "datacenters": { "<dc>": { "maintenance", "configured_maintenance", "maintenance_until_ms"?,
-//                                "status", "since_ms", "reason" } },
+//                                "maintenance_by"?, "maintenance_note"?, "status", "since_ms", "reason" } },
 //     "scenarios": { "<name>": { "formula", "value" } }, "dc_ok": { "<dc>": true },
 //     "records": [ { "key", "chain": [dc...], "regions": [ { "region", "serving",
 //                    "entries": [ { "healthy", "down_since_ms", "held" } ] } ] } ] }
@@ -70,6 +70,14 @@ void write_dc(Writer& w, const health::SavedDc& d) {
   if (d.maintenance_until) {
     key(w, "maintenance_until_ms");
     w.Int64(unix_ms(*d.maintenance_until));
+  }
+  if (!d.maintenance_by.empty()) {
+    key(w, "maintenance_by");
+    str(w, d.maintenance_by);
+  }
+  if (!d.maintenance_note.empty()) {
+    key(w, "maintenance_note");
+    str(w, d.maintenance_note);
   }
   key(w, "status"); str(w, health::to_string(d.status));
   key(w, "since_ms"); w.Int64(unix_ms(d.since));
@@ -201,6 +209,8 @@ class StateReader : public JsonReader {
            d.maintenance_until = t;
            return true;
          }},
+        {"maintenance_by", [&](const Value& x, const std::string& w) { return string(x, w, d.maintenance_by); }},
+        {"maintenance_note", [&](const Value& x, const std::string& w) { return string(x, w, d.maintenance_note); }},
         {"status", [&](const Value& x, const std::string& w) { return status(x, w, d.status); }},
         {"since_ms", [&](const Value& x, const std::string& w) { return time(x, w, d.since); }},
         {"reason", [&](const Value& x, const std::string& w) { return string(x, w, d.reason); }},

@@ -225,6 +225,48 @@ TEST_F(EngineTest, ForceAndMaintenanceReachSubscribers) {
   EXPECT_FALSE(e.force("nope", State::kUp));
 }
 
+TEST_F(EngineTest, MaintenanceExpiryFollowsTheWallClockAndItsTimerFires) {
+  SystemTime wall = SystemTime{} + std::chrono::hours(1000);
+  engine_ = std::make_unique<HealthEngine>(&loop_, factory_, [&wall] { return wall; });
+  HealthEngine& e = *engine_;
+  HealthConfig c;
+  DcSpec dc;
+  dc.name = "dc1";
+  c.datacenters.push_back(dc);
+  std::vector<std::string> dcs;
+  int actions = 0;
+  e.subscribe([&dcs](const Changes& ch) {
+    for (const auto& d : ch.datacenters) dcs.push_back(d.dc + ":" + to_string(d.to) + ":" + d.reason);
+  });
+  e.on_operator_action([&actions] { ++actions; });
+  e.apply(c);
+  EXPECT_FALSE(e.expiry_timer_due());
+
+  ASSERT_TRUE(e.set_maintenance("dc1", true, wall + std::chrono::hours(2), "alice"));
+  EXPECT_EQ(dcs.back(), "dc1:maintenance:maintenance mode on by alice");
+  EXPECT_EQ(e.expiry_timer_due(), milliseconds(60'000));  // re-reads the clock at least once a minute
+
+  wall += std::chrono::hours(2) - std::chrono::seconds(10);
+  e.expire_maintenance();
+  EXPECT_EQ(e.state().datacenter("dc1")->status, DcStatus::kMaintenance);
+  EXPECT_EQ(e.expiry_timer_due(), milliseconds(10'000));
+
+  // The clock passes the expiry: the timer, re-armed for 0 ms, ends the maintenance on the loop.
+  wall += std::chrono::seconds(10);
+  e.expire_maintenance();
+  EXPECT_NE(e.state().datacenter("dc1")->status, DcStatus::kMaintenance);
+  EXPECT_EQ(dcs.back().substr(0, 4), "dc1:");
+  EXPECT_NE(dcs.back().find("maintenance mode expired"), std::string::npos);
+  EXPECT_FALSE(e.expiry_timer_due());
+  EXPECT_EQ(actions, 2);  // set and expired: both must reach the state file
+
+  ASSERT_TRUE(e.set_maintenance("dc1", true, wall, "bob"));  // due now
+  EXPECT_EQ(e.expiry_timer_due(), milliseconds(0));
+  run_for(20);
+  EXPECT_NE(e.state().datacenter("dc1")->status, DcStatus::kMaintenance);
+  EXPECT_FALSE(e.expiry_timer_due());
+}
+
 TEST_F(EngineTest, StopCancelsInFlightProbes) {
   HealthEngine& e = make_engine();
   factory_.scripts[9].hang = true;

@@ -136,6 +136,45 @@ TEST(HealthState, MaintenanceOverridesHealthAndHasItsOwnCheckId) {
   EXPECT_FALSE(s.set_maintenance("dc9", true, kT0));
 }
 
+TEST(HealthState, MaintenanceWithExpiryEndsByItselfAndSaysWhoAndWhy) {
+  HealthState s;
+  s.configure(two_wan_targets(), kT0);
+  for (const char* id : {"auto|dc1|wanAccess|0", "auto|dc1|wanAccess|1", "auto|dc1|access|0"}) s.record(id, up(), kT0);
+  const auto until = kT0 + std::chrono::hours(2);
+  const auto on = s.set_maintenance("dc1", true, kT0, until, "alice", "kernel upgrade");
+  ASSERT_TRUE(on);
+  ASSERT_FALSE(on->datacenters.empty());
+  EXPECT_EQ(on->datacenters.back().reason, "maintenance mode on by alice (kernel upgrade)");
+  EXPECT_EQ(s.datacenter("dc1")->maintenance_by, "alice");
+  EXPECT_EQ(s.next_maintenance_expiry(), until);
+
+  EXPECT_TRUE(s.expire_maintenance(until - std::chrono::seconds(1)).empty());
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kMaintenance);
+
+  const Changes off = s.expire_maintenance(until);
+  ASSERT_EQ(off.datacenters.size(), 1u);
+  EXPECT_EQ(off.datacenters[0].to, DcStatus::kOk);
+  EXPECT_EQ(off.datacenters[0].reason, "maintenance mode expired");
+  EXPECT_EQ(s.effective("auto|dc1|maintenanceMode"), State::kDown);
+  EXPECT_FALSE(s.datacenter("dc1")->maintenance_until);
+  EXPECT_EQ(s.datacenter("dc1")->maintenance_by, "");
+  EXPECT_FALSE(s.next_maintenance_expiry());
+  EXPECT_TRUE(s.expire_maintenance(until + std::chrono::hours(1)).empty());
+}
+
+TEST(HealthState, ExpiredOperatorMaintenanceFallsBackToTheFilesSetting) {
+  HealthConfig c = two_wan_targets();
+  c.datacenters[0].maintenance = true;
+  HealthState s;
+  s.configure(c, kT0);
+  // The operator lifts the file's maintenance for an hour, e.g. to test the DC.
+  s.set_maintenance("dc1", false, kT0, kT0 + std::chrono::hours(1), "bob");
+  EXPECT_EQ(s.effective("auto|dc1|maintenanceMode"), State::kDown);
+  s.expire_maintenance(kT0 + std::chrono::hours(1));
+  EXPECT_EQ(s.effective("auto|dc1|maintenanceMode"), State::kUp);
+  EXPECT_EQ(s.datacenter("dc1")->status, DcStatus::kMaintenance);
+}
+
 TEST(HealthState, ReloadKeepsUnchangedChecksAndDropsRemovedOnes) {
   HealthConfig c = two_wan_targets();
   c.checks["web1"] = tcp(80, {2, 2});

@@ -66,8 +66,8 @@ StateFile full_state() {
   unknown.probe_key = "exec4:true";
   s.health.checks = {probed, automatic, unknown};
   s.health.datacenters = {
-      health::SavedDc{"dc1", true, false, kT0 + milliseconds(60'000), health::DcStatus::kMaintenance, kT0, "maintenance mode on"},
-      health::SavedDc{"dc2", false, false, std::nullopt, health::DcStatus::kNoWan, kT0 - milliseconds(7), "wanAccess: 0 of 2"},
+      health::SavedDc{"dc1", true, false, kT0 + milliseconds(60'000), "alice", "kernel upgrade", health::DcStatus::kMaintenance, kT0, "maintenance mode on"},
+      health::SavedDc{"dc2", false, false, std::nullopt, "", "", health::DcStatus::kNoWan, kT0 - milliseconds(7), "wanAccess: 0 of 2"},
   };
   s.gtm.scenarios = {SavedScenario{"s1", "a&!b|c", true}, SavedScenario{"s2", "d", false}};
   s.gtm.dc_ok = {{"dc1", false}, {"dc2", true}};
