@@ -38,6 +38,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std:
       for (const auto& t : g) check_scenarios_[t.check].insert(name);
 
   state_.assign(gtm_.records.size(), RecordState{});
+  index_.clear();
   for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     const GtmRecord& r = gtm_.records[i];
     for (const auto& e : r.chain) {
@@ -46,6 +47,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std:
     }
     if (r.dr && !r.dr->dr_cond.empty()) scenario_records_[r.dr->dr_cond].insert(i);
 
+    index_.emplace(r.key(), i);
     std::string id = r.key();
     for (const auto& e : r.chain) id += "|" + e.dc;
     RecordState& st = state_[i];
@@ -357,6 +359,45 @@ std::vector<GtmEngine::RecordView> GtmEngine::view() const {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+std::optional<std::size_t> GtmEngine::record_index(const std::string& key) const {
+  auto it = index_.find(key);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Explanation> GtmEngine::explain(const std::string& key, std::size_t region,
+                                              const health::HealthState& health) const {
+  const auto i = record_index(key);
+  if (!i || region >= regions_ || *i >= state_.size()) return std::nullopt;
+  const GtmRecord& r = gtm_.records[*i];
+  const RecordState& st = state_[*i];
+  Explanation x;
+  x.record = key;
+  x.region = region_names_[region];
+  x.selection = st.current[region];
+  x.since = st.since[region];
+  const Selection& s = x.selection;
+  if ((s.source == Source::kChain || s.source == Source::kFailOpen) && s.entry >= 0 &&
+      static_cast<std::size_t>(s.entry) < r.chain.size()) {
+    x.dc = r.chain[static_cast<std::size_t>(s.entry)].dc;
+    x.scenario = r.chain[static_cast<std::size_t>(s.entry)].scenario;
+  }
+  // Records without a geo order decide once, in region 0, for every region.
+  const std::size_t decided = r.geo.empty() ? 0 : region;
+  const SelectionMemory& memory = st.memory[decided];
+  for (int idx : st.order[region]) {
+    EntryWhy e;
+    e.index = idx;
+    e.healthy = entry_healthy(r, r.chain[static_cast<std::size_t>(idx)]);
+    e.serving = s.source == Source::kChain && s.entry == idx;
+    e.held = static_cast<std::size_t>(idx) < memory.entries.size() && memory.entries[static_cast<std::size_t>(idx)].held;
+    describe_entry(e, r, health, gtm_.scenarios);
+    x.entries.push_back(std::move(e));
+  }
+  x.rto = record_rto(r, health, gtm_.scenarios, debounce_);
+  return x;
 }
 
 }  // namespace pharos::scenario

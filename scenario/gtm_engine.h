@@ -23,6 +23,7 @@
 
 #include "dns/dynamic.h"
 #include "health/health_state.h"
+#include "scenario/explain.h"
 #include "scenario/model.h"
 #include "scenario/selection.h"
 #include "scenario/window_timer.h"
@@ -118,6 +119,13 @@ class GtmEngine {
     std::vector<RegionView> regions;
   };
   std::vector<RecordView> view() const;
+  // Why the record `key` answers what it does in `region` (a table region index; 0 = no region),
+  // with its effective RTO. nullopt for an unknown record or region.
+  std::optional<Explanation> explain(const std::string& key, std::size_t region, const health::HealthState& health) const;
+  std::optional<std::size_t> record_index(const std::string& key) const;
+  const GtmConfig& config() const { return gtm_; }
+  const std::vector<std::string>& region_names() const { return region_names_; }  // [0] = ""
+  Millis debounce() const { return debounce_; }
   std::uint64_t publishes() const { return publishes_; }
   bool pending() const { return !dirty_.empty(); }
 
@@ -158,6 +166,7 @@ class GtmEngine {
   std::size_t regions_ = 1;
   std::vector<std::string> region_names_;        // by region index; [0] = ""
   std::vector<RecordState> state_;               // by record index
+  std::map<std::string, std::size_t> index_;     // record key -> index
   std::vector<std::uint32_t> choices_;           // [record * regions + region]
   std::map<std::string, bool> scenario_value_;   // settled (stuck-state protected)
   std::set<std::string> scenario_known_;

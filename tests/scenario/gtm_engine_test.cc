@@ -106,6 +106,111 @@ TEST_F(GtmEngineTest, StartsOnThePreferredEntryBeforeAnyResult) {
   EXPECT_EQ(e.view()[0].regions[0].selection.reason, "waiting for the first health results of dc1");
 }
 
+TEST_F(GtmEngineTest, ExplainNamesTheServingEntryAndTheFailedCheckWithItsTime) {
+  GtmConfig c;
+  c.records = {www()};
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  const SystemTime failed_at = now_;
+  auto x = e.explain("www.example.com./A", 0, health_);
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->selection.source, Source::kChain);
+  EXPECT_EQ(x->selection.entry, 1);
+  EXPECT_EQ(x->dc, "dc2");
+  EXPECT_EQ(x->since, failed_at);
+  ASSERT_EQ(x->entries.size(), 2u);
+  EXPECT_FALSE(x->entries[0].healthy);
+  EXPECT_FALSE(x->entries[0].serving);
+  EXPECT_EQ(x->entries[0].why.rfind("DC dc1 is noAccess", 0), 0u) << x->entries[0].why;
+  // The failed target check, with its cause and time.
+  const std::string target = health::target_id("dc1", Dimension::kAccess, 0);
+  auto failed = std::find_if(x->entries[0].checks.begin(), x->entries[0].checks.end(),
+                             [&](const CheckWhy& w) { return w.id == target; });
+  ASSERT_NE(failed, x->entries[0].checks.end());
+  EXPECT_EQ(failed->state, health::State::kDown);
+  EXPECT_EQ(failed->since, failed_at);
+  EXPECT_NE(failed->reason.find("refused"), std::string::npos) << failed->reason;
+  EXPECT_TRUE(x->entries[1].serving);
+  EXPECT_TRUE(x->entries[1].checks.empty());
+
+  EXPECT_FALSE(e.explain("nope.example.com./A", 0, health_));
+  EXPECT_FALSE(e.explain("www.example.com./A", 5, health_));
+}
+
+TEST_F(GtmEngineTest, ExplainShowsMaintenanceWithWhoAndUntil) {
+  GtmConfig c;
+  c.records = {www()};
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  auto m = health_.set_maintenance("dc1", true, now_, now_ + std::chrono::hours(2), "alice", "kernel upgrade");
+  e.on_health(*m, health_);
+  auto x = e.explain("www.example.com./A", 0, health_);
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->dc, "dc2");
+  EXPECT_EQ(x->entries[0].why, "DC dc1 is in maintenance (set by alice) until " + rfc3339(now_ + std::chrono::hours(2)) +
+                                   ": kernel upgrade");
+}
+
+TEST_F(GtmEngineTest, ExplainShowsTheUnmetScenarioTermAndAnOnlyNewHold) {
+  GtmConfig c;
+  ScenarioSpec s{"dc1-web", {{Term{health::target_id("dc1", Dimension::kAccess, 0), false}}}};
+  c.scenarios[s.name] = s;
+  GtmRecord r = www(BackupBehavior::kOnlyNew);
+  r.stale_after = Millis(10'000);
+  r.chain[0].scenario = "dc1-web";
+  c.records = {r};
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  auto x = e.explain("www.example.com./A", 0, health_);
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->entries[0].why.rfind("scenario dc1-web is false: " + health::target_id("dc1", Dimension::kAccess, 0) +
+                                        " is down since ",
+                                    0),
+            0u)
+      << x->entries[0].why;
+  now_ += seconds(60);  // a long outage
+  set("dc1", true);
+  x = e.explain("www.example.com./A", 0, health_);
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->dc, "dc2");
+  EXPECT_TRUE(x->entries[0].held);
+  EXPECT_TRUE(x->entries[0].healthy);
+  EXPECT_EQ(x->entries[0].why.rfind("held after an outage longer than staleAfter", 0), 0u) << x->entries[0].why;
+}
+
+TEST(RecordRto, IsTheSlowestDetectionPlusDebouncePlusTtl) {
+  health::HealthConfig hc = two_dcs();
+  // dc2's target is slower to declare down: 10 s × 3 + 2 s.
+  auto& slow = hc.checks[health::target_id("dc2", Dimension::kAccess, 0)];
+  slow.interval = Millis(10'000);
+  slow.timeout = Millis(2'000);
+  slow.thresholds = {2, 3};
+  health::HealthState h;
+  h.configure(hc, SystemTime{});
+  GtmRecord r = www();
+  r.ttl = 30;
+  const Rto rto = record_rto(r, h, {}, Millis(3'000));
+  EXPECT_EQ(rto.detection, Millis(32'000));
+  EXPECT_EQ(rto.slowest_check, health::target_id("dc2", Dimension::kAccess, 0));
+  EXPECT_EQ(rto.total(), Millis(32'000 + 3'000 + 30'000));
+
+  // A scenario entry counts the checks of its terms, an unknown ID nothing.
+  std::map<std::string, ScenarioSpec> scenarios;
+  scenarios["s"] = ScenarioSpec{"s", {{Term{"nope", false}}}};
+  GtmRecord only_scenario = www();
+  only_scenario.chain.resize(1);
+  only_scenario.chain[0].scenario = "s";
+  EXPECT_EQ(record_rto(only_scenario, h, scenarios, Millis(0)).detection, Millis(0));
+}
+
 TEST_F(GtmEngineTest, FailsOverAndBackWithDebounceZero) {
   GtmConfig c;
   c.records = {www()};
