@@ -1,0 +1,174 @@
+// control_server.h: the control API's HTTP layer (libmicrohttpd on its own threads): routes with
+// {captures}, bearer-token roles, JSON errors, and handlers serialized on the daemon's control
+// loop. What each endpoint does is the daemon's business (docs/api.md lists them).
+//
+//   ControlServer api(&loop, config.control);
+//   api.route("GET", "/v1/checks/{id}", Role::kRead, [&](const ApiRequest& r) {
+//     return api_json(200, describe_check(r.params[0]));       // runs on `loop`
+//   });
+//   if (auto s = api.start(); !s) log_error("no control API", {{"error", s.error().to_string()}});
+//   ...
+//   api.stop();                                                // on `loop`'s thread
+//
+// Requests travel: HTTP thread (routing, auth, body limits: the pure functions below, which the
+// fuzz target drives) -> queue + uv_async -> handler on `loop` -> back to the HTTP thread, which
+// sends the response. A loop that does not answer within loop_timeout_ms gives the client 503.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "app/config.h"
+#include "app/tokens.h"
+#include "dns/result.h"
+
+struct MHD_Daemon;
+
+namespace pharos::app {
+
+struct ApiRequest {
+  std::string method, path;                  // "GET", "/v1/checks/dc1-web/force" (path as sent, undecoded)
+  std::vector<std::string> params;           // captures of {..} in the route pattern, URL-decoded
+  std::map<std::string, std::string> query;  // ?name=...&type=..., URL-decoded ('+' is a space)
+  std::string body;                          // raw; handlers parse JSON themselves (parse_body)
+  Role role = Role::kNone;                   // the token's role; kNone without a token
+  std::string token_name;                    // who asked (for the audit journal); empty without a token
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, WWW-Authenticate)
+};
+
+ApiResponse api_json(int status, std::string json);
+// {"error": "<message>"}, escaped.
+ApiResponse api_error(int status, std::string_view message);
+// A JSON string literal with quotes; bytes that are not UTF-8 become U+FFFD.
+std::string json_quote(std::string_view s);
+// Parses a JSON object body; on failure returns the 400 response to send.
+std::variant<rapidjson::Document, ApiResponse> parse_body(const ApiRequest& request);
+
+// ---- The pure request path (no sockets): the server and the fuzz target both use these. ----
+
+// %XX decoding; `plus_is_space` for query strings. Nothing on a bad escape.
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
+// "a=1&b=x%20y" -> {a: 1, b: "x y"}; a repeated name keeps its last value. Nothing on a bad escape.
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
+// The token of "Bearer <token>" (scheme in any case); nothing when the header is malformed.
+std::optional<std::string_view> parse_bearer(std::string_view authorization);
+// "application/json" with any parameters, in any case.
+bool is_json_content_type(std::string_view content_type);
+
+class RouteTable {
+ public:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{id}" captures one non-empty segment
+    Role min_role = Role::kNone;
+  };
+  struct Match {
+    std::size_t route = 0;
+    std::vector<std::string> params;
+  };
+
+  void add(std::string method, std::string_view pattern, Role min_role);
+  const Route& at(std::size_t i) const { return routes_[i]; }
+  std::size_t size() const { return routes_.size(); }
+  // The route for `method` and the raw (undecoded) path, or the 400/404/405 response.
+  std::variant<Match, ApiResponse> match(std::string_view method, std::string_view raw_path) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// What the HTTP thread knows about a request once it is read.
+struct RawRequest {
+  std::string_view method;
+  std::string_view target;         // request-target as sent: "/v1/explain?name=a&type=A"
+  std::optional<std::string_view> authorization;
+  std::optional<std::string_view> content_type;
+  std::string body;
+  bool body_too_large = false;     // more than max_body arrived (or was announced); `body` is partial
+};
+
+struct Routed {
+  std::size_t route = 0;
+  ApiRequest request;
+};
+
+// Routing (404/405), auth (401/403), body limits (413/415), in that order. `public_read` false
+// raises routes registered with Role::kNone to Role::kRead.
+std::variant<Routed, ApiResponse> prepare_request(const RouteTable& routes, const TokenSet& tokens,
+                                                  bool public_read, std::size_t max_body, RawRequest&& raw);
+
+class ControlServer {
+ public:
+  using Handler = std::function<ApiResponse(const ApiRequest&)>;
+
+  // Handlers run on `loop` (the daemon's control loop).
+  ControlServer(uv_loop_t* loop, ControlConfig config);
+  ~ControlServer();  // stop()s if still running: destroy on `loop`'s thread
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Pattern segments in braces capture: "/v1/checks/{id}/force". Routes are matched on the HTTP
+  // thread (404 unknown path, 405 wrong method with Allow), auth checked there (401 no/bad token,
+  // 403 role too low), then the handler runs on `loop` and the HTTP thread sends its response.
+  // Register every route before start().
+  void route(std::string method, std::string pattern, Role min_role, Handler handler);
+  // Reads the tokens and binds; the error names the file or the address. Call on `loop`'s thread.
+  Result<void> start();
+  std::uint16_t port() const { return port_; }  // the bound port (useful with port 0)
+  // On SIGHUP: a bad file keeps the old tokens and the error says why.
+  Result<void> reload_tokens();
+  // Stops accepting, answers what is queued, waits (bounded) for in-flight responses to be sent,
+  // joins the HTTP threads. Call on `loop`'s thread, which must run again to close the async handle.
+  void stop();
+
+ private:
+  struct Job;
+
+  friend struct ControlServerCallbacks;  // libmicrohttpd and libuv callbacks (control_server.cc)
+
+  ApiResponse dispatch(Routed&& routed);   // on an HTTP thread: queue, wait, or 503
+  void run_job(Job& job);                  // on `loop`
+  void run_queued();                       // on `loop`
+  std::shared_ptr<const TokenSet> tokens() const;
+
+  uv_loop_t* loop_;
+  ControlConfig config_;
+  RouteTable table_;
+  std::vector<Handler> handlers_;
+  MHD_Daemon* daemon_ = nullptr;
+  uv_async_t* async_ = nullptr;  // freed in its close callback
+  std::uint16_t port_ = 0;
+
+  mutable std::mutex tokens_mu_;
+  std::shared_ptr<const TokenSet> tokens_;
+
+  std::mutex mu_;                       // guards queue_, every Job's state, stopping_, in_flight_
+  std::condition_variable answered_;    // a job is done
+  std::condition_variable idle_;        // in_flight_ reached zero
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stopping_ = false;
+  std::size_t in_flight_ = 0;           // requests read but not yet fully answered
+};
+
+}  // namespace pharos::app
