@@ -81,29 +81,6 @@ const Answer* AnswerTable::lookup_chaos(const ParsedQuery& q) const {
 
 AnswerTable::~AnswerTable() { delete choices_.load(std::memory_order_acquire); }
 
-std::size_t AnswerTable::region_of(int family, const std::uint8_t* address, std::uint8_t* prefix) const {
-  const auto& nets = family == 4 ? nets4_ : nets6_;
-  const auto& prefixes = family == 4 ? prefixes4_ : prefixes6_;
-  const std::size_t bytes = family == 4 ? 4 : 16;
-  for (const std::uint8_t p : prefixes) {
-    RegionNet key{};
-    const std::size_t full = p / 8u;
-    std::memcpy(key.address, address, std::min(full, bytes));
-    if (p % 8 != 0 && full < bytes) key.address[full] = static_cast<std::uint8_t>(address[full] & (0xFF00u >> (p % 8)));
-    key.prefix = p;
-    const auto it = std::lower_bound(nets.begin(), nets.end(), key, [](const RegionNet& a, const RegionNet& b) {
-      if (a.prefix != b.prefix) return a.prefix > b.prefix;
-      return std::memcmp(a.address, b.address, 16) < 0;
-    });
-    if (it != nets.end() && it->prefix == p && std::memcmp(it->address, key.address, 16) == 0) {
-      *prefix = p;
-      return it->region;
-    }
-  }
-  *prefix = 0;
-  return 0;
-}
-
 const Answer* AnswerTable::resolve_dynamic(const Answer& a, const ParsedQuery& q, const sockaddr* source,
                                            std::uint8_t* scope) const {
   const DynamicSlot& slot = slots_[a.data];
@@ -137,7 +114,7 @@ const Answer* AnswerTable::resolve_dynamic(const Answer& a, const ParsedQuery& q
 
 std::size_t AnswerTable::memory_bytes() const {
   return names_.memory_bytes() + nodes_.size() * sizeof(Node) + answers_.size() * sizeof(Answer) +
-         bytes_.size() + zones_.size() * sizeof(Zone);
+         bytes_.size() + zones_.size() * sizeof(Zone) + regions_.memory_bytes();
 }
 
 }  // namespace pharos::dns

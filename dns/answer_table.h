@@ -21,6 +21,7 @@
 #include "dns/dynamic.h"
 #include "dns/name_set.h"
 #include "dns/query.h"
+#include "dns/region_table.h"
 #include "dns/result.h"
 #include "dns/zone.h"
 
@@ -90,7 +91,10 @@ class AnswerTable {
   std::size_t region_count() const { return region_names_.size() + 1; }  // region 0: no region
   const std::vector<std::string>& region_names() const { return region_names_; }  // regions 1..n
   // Region of a client address (family 4 or 6, network order), with the matched prefix length.
-  std::size_t region_of(int family, const std::uint8_t* address, std::uint8_t* prefix) const;
+  std::size_t region_of(int family, const std::uint8_t* address, std::uint8_t* prefix) const {
+    return regions_.region_of(family, address, prefix);
+  }
+  const RegionTable& region_table() const { return regions_; }
 
   // Control thread: the choices readers see next. SnapshotPublisher calls these so that replaced
   // choices are freed only when no reader can hold them.
@@ -152,14 +156,7 @@ class AnswerTable {
   std::uint32_t refused_ = 0;
   std::vector<DynamicSlot> slots_;
   std::vector<std::string> region_names_;
-  // Longest-prefix match: per family, networks sorted by (prefix descending, masked address).
-  struct RegionNet {
-    std::uint8_t address[16];
-    std::uint8_t prefix;
-    std::uint16_t region;
-  };
-  std::vector<RegionNet> nets4_, nets6_;
-  std::vector<std::uint8_t> prefixes4_, prefixes6_;  // distinct prefix lengths, descending
+  RegionTable regions_;                // explicit networks, then GeoIP-derived ones
   // The live choices: a designated mutable slot of an otherwise immutable table, swapped by the
   // control thread and read by workers inside their read sections.
   mutable std::atomic<const DynamicChoices*> choices_{nullptr};

@@ -29,6 +29,8 @@ struct DynamicRrset {
 };
 
 // Client networks of one region. Region 0 is "no region"; configured regions are 1..n.
+// `networks` are the operator's own list; `geo_networks` come from a GeoIP2 database (countries,
+// continents) and rank below every explicit network, whatever the prefix lengths (region_table.h).
 struct DynamicRegion {
   std::string name;
   struct Network {
@@ -37,6 +39,7 @@ struct DynamicRegion {
     std::uint8_t prefix = 0;
   };
   std::vector<Network> networks;
+  std::vector<Network> geo_networks;         // disjoint from other regions' geo networks
 };
 
 // What a dynamic RRset answers now: an alternative index, or one of these.

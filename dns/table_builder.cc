@@ -251,26 +251,8 @@ class TableBuilder {
   }
 
   void add_regions(const std::vector<DynamicRegion>& regions) {
-    for (std::size_t r = 0; r < regions.size(); ++r) {
-      t_->region_names_.push_back(regions[r].name);
-      for (const auto& net : regions[r].networks) {
-        AnswerTable::RegionNet rn{};
-        std::memcpy(rn.address, net.address, 16);
-        rn.prefix = net.prefix;
-        rn.region = static_cast<std::uint16_t>(r + 1);
-        (net.family == 4 ? t_->nets4_ : t_->nets6_).push_back(rn);
-      }
-    }
-    for (auto* nets : {&t_->nets4_, &t_->nets6_}) {
-      // The first region listed wins when two regions hold the same network.
-      std::stable_sort(nets->begin(), nets->end(), [](const AnswerTable::RegionNet& a, const AnswerTable::RegionNet& b) {
-        if (a.prefix != b.prefix) return a.prefix > b.prefix;
-        return std::memcmp(a.address, b.address, 16) < 0;
-      });
-      auto& prefixes = nets == &t_->nets4_ ? t_->prefixes4_ : t_->prefixes6_;
-      for (const auto& n : *nets)
-        if (prefixes.empty() || prefixes.back() != n.prefix) prefixes.push_back(n.prefix);
-    }
+    for (const auto& r : regions) t_->region_names_.push_back(r.name);
+    t_->regions_ = RegionTable::build(regions);
   }
 
   std::uint32_t table_id(std::uint32_t zone, std::uint32_t owner) const {
