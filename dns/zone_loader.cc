@@ -1,7 +1,13 @@
 // zone_loader.cc: reads an RFC 1035 master file with ldns, record by record, into ZoneData and
 // checks the rules a served zone must meet. Each ldns_rr is freed as soon as it is copied, so a
 // large zone never exists twice in ldns form.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -12,6 +18,7 @@
 #include "dns/ldns_compat.h"
 
 #include "dns/master_file.h"
+#include "dns/record_text.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
 
@@ -72,7 +79,6 @@ class Loader {
     zone_.rdata.reserve(text.size());
     zone_.owners.reserve(lines, text.size());
     std::uint32_t default_ttl = kDefaultTtl;
-    ldns_rdf* prev = nullptr;  // owner of the previous record, for records that omit it
     std::optional<Error> error;
     MasterFileReader reader(text);
     for (auto item = reader.next(); item.kind != MasterFileReader::Kind::kEnd && !error; item = reader.next()) {
@@ -83,20 +89,13 @@ class Loader {
         case MasterFileReader::Kind::kDirective:
           error = directive(item.text, item.line, default_ttl);
           break;
-        case MasterFileReader::Kind::kRecord: {
-          ldns_rr* raw = nullptr;
-          const ldns_status s = ldns_rr_new_frm_str(&raw, std::string(item.text).c_str(), default_ttl,
-                                                    origin_.get(), &prev);
-          RrPtr rr{raw};
-          if (s != LDNS_STATUS_OK) error = at(item.line, ldns_get_errorstr_by_id(s));
-          else error = add(rr.get(), buf.get(), item.line);
+        case MasterFileReader::Kind::kRecord:
+          error = record(item.text, item.line, default_ttl, buf.get());
           break;
-        }
         case MasterFileReader::Kind::kEnd:
           break;
       }
     }
-    ldns_rdf_deep_free(prev);
     if (error) return *error;
     if (auto e = finish()) return *e;
     return std::move(zone_);
@@ -132,35 +131,78 @@ class Loader {
     return at(line, "unknown directive " + std::string(word));
   }
 
-  std::optional<Error> add(ldns_rr* rr, ldns_buffer* buf, int line) {
-    const ldns_rdf* owner = ldns_rr_owner(rr);
-    std::uint8_t name[kMaxNameWire];
-    const std::size_t len = ldns_rdf_size(owner);
+  // One record: the fast parser when it knows the syntax (most records of a large zone), ldns
+  // otherwise. Both feed add(), so the checks and their messages are the same either way. ldns's
+  // `prev` (the owner a blank-led record repeats) is rebuilt only when ldns needs it after
+  // records the fast parser took.
+  std::optional<Error> record(std::string_view text, std::uint32_t line, std::uint32_t default_ttl,
+                              ldns_buffer* buf) {
+    const ldns_rdf* origin = origin_.get();
+    if (parse_record_fast(text, ldns_rdf_data(origin), ldns_rdf_size(origin), prev_wire_, prev_len_, default_ttl,
+                          fast_) == FastParse::kDone) {
+      if (fast_.owner_given) {
+        std::memcpy(prev_wire_, fast_.owner.data(), fast_.owner_len);
+        prev_len_ = fast_.owner_len;
+        prev_stale_ = true;
+      }
+      return add(fast_.owner.data(), fast_.owner_len, fast_.type, fast_.ttl, fast_.rdata.data(), fast_.rdlen, line);
+    }
+    if (prev_stale_) {
+      prev_.reset(ldns_dname_new_frm_data(static_cast<std::uint16_t>(prev_len_), prev_wire_));
+      prev_stale_ = false;
+    }
+    ldns_rr* raw = nullptr;
+    ldns_rdf* prev = prev_.release();
+    const ldns_status s = ldns_rr_new_frm_str(&raw, std::string(text).c_str(), default_ttl, origin_.get(), &prev);
+    prev_.reset(prev);
+    if (prev != nullptr && ldns_rdf_size(prev) <= kMaxNameWire) {
+      std::memcpy(prev_wire_, ldns_rdf_data(prev), ldns_rdf_size(prev));
+      prev_len_ = ldns_rdf_size(prev);
+    }
+    RrPtr rr{raw};
+    if (s != LDNS_STATUS_OK) return at(line, ldns_get_errorstr_by_id(s));
+    const ldns_rdf* owner = ldns_rr_owner(rr.get());
+    if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
+      // The owner checks come first, as for every record.
+      if (auto e = check_owner(ldns_rdf_data(owner), ldns_rdf_size(owner), line)) return e;
+      return at(line, "only class IN is served");
+    }
+    ldns_buffer_clear(buf);
+    const bool encoded = ldns_rr_rdata2buffer_wire(buf, rr.get()) == LDNS_STATUS_OK;
+    const std::size_t rdlen = ldns_buffer_position(buf);
+    const auto type = static_cast<std::uint16_t>(ldns_rr_get_type(rr.get()));
+    return add(ldns_rdf_data(owner), ldns_rdf_size(owner), type, ldns_rr_ttl(rr.get()),
+               encoded ? ldns_buffer_begin(buf) : nullptr, encoded ? rdlen : kNotEncoded, line);
+  }
+
+  static constexpr std::size_t kNotEncoded = SIZE_MAX;
+
+  // The owner name lowercased into name_, if it is valid and inside the zone.
+  std::optional<Error> check_owner(const std::uint8_t* owner, std::size_t len, std::uint32_t line) {
     if (len == 0 || len > kMaxNameWire) return at(line, "owner name is not valid");
-    std::memcpy(name, ldns_rdf_data(owner), len);
-    lowercase_copy(name, len, name);
-    if (!in_zone(name, len, zone_.apex))
-      return at(line, "owner " + wire_to_name(name, len) + " is outside the zone " + zone_.name);
-    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) return at(line, "only class IN is served");
-    const auto type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
+    lowercase_copy(owner, len, name_);
+    if (!in_zone(name_, len, zone_.apex))
+      return at(line, "owner " + wire_to_name(name_, len) + " is outside the zone " + zone_.name);
+    return std::nullopt;
+  }
+
+  std::optional<Error> add(const std::uint8_t* owner, std::size_t len, std::uint16_t type, std::uint32_t ttl,
+                           const std::uint8_t* rdata, std::size_t rdlen, std::uint32_t line) {
+    if (auto e = check_owner(owner, len, line)) return e;
     if (type == rrtype::kDname) return at(line, "DNAME is not supported");
     if (type == rrtype::kOpt || type == rrtype::kTsig || type == rrtype::kTkey ||
         (type >= rrtype::kIxfr && type <= rrtype::kAny))
       return at(line, "type " + type_name(type) + " cannot appear in a zone");
-    ldns_buffer_clear(buf);
-    if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK || ldns_buffer_position(buf) > 65535)
-      return at(line, "rdata cannot be encoded");
-    const std::size_t rdlen = ldns_buffer_position(buf);
-    const auto owner_id = zone_.owners.intern(name, len, hash_name(name, len), nullptr);
+    if (rdlen == kNotEncoded || rdlen > 65535) return at(line, "rdata cannot be encoded");
+    const auto owner_id = zone_.owners.intern(name_, len, hash_name(name_, len), nullptr);
     ZoneRr z{};
     z.owner = owner_id;
     z.rdata = static_cast<std::uint32_t>(zone_.rdata.size());
-    z.ttl = ldns_rr_ttl(rr);
+    z.ttl = ttl;
     z.type = type;
     z.rdlength = static_cast<std::uint16_t>(rdlen);
-    z.line = static_cast<std::uint32_t>(line);
-    const std::uint8_t* d = ldns_buffer_begin(buf);
-    zone_.rdata.insert(zone_.rdata.end(), d, d + rdlen);
+    z.line = line;
+    zone_.rdata.insert(zone_.rdata.end(), rdata, rdata + rdlen);
     zone_.rrs.push_back(z);
     return std::nullopt;
   }
@@ -252,6 +294,14 @@ class Loader {
 
   ZoneData zone_;
   RdfPtr origin_;
+  // The previous record's owner, wire form as written, for records that omit it; prev_ is ldns's
+  // copy of it, out of date (prev_stale_) after records the fast parser took.
+  std::uint8_t prev_wire_[kMaxNameWire] = {};
+  std::size_t prev_len_ = 0;
+  bool prev_stale_ = false;
+  RdfPtr prev_;
+  std::uint8_t name_[kMaxNameWire] = {};
+  FastRecord fast_;
 };
 
 }  // namespace
@@ -276,10 +326,32 @@ std::string wire_to_name(const std::uint8_t* wire, std::size_t len) {
   return out;
 }
 
+// The file is mapped, not read: a read copies it into a buffer that first grows by doubling (every
+// step copied again, every new page faulted), while a populated private mapping of the page cache
+// costs neither. Anything that cannot be mapped (a pipe, an empty file) is read instead.
 Result<ZoneData> load_zone(std::string_view origin, const std::string& path) {
-  std::unique_ptr<FILE, FileCloser> fp{std::fopen(path.c_str(), "r")};
-  if (!fp) return Error{path, "", std::string("cannot open: ") + std::strerror(errno)};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{path, "", std::string("cannot open: ") + std::strerror(errno)};
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (map != MAP_FAILED) {
+      ::close(fd);
+      // Read front to back once; the kernel may drop pages behind us.
+      ::madvise(map, size, MADV_SEQUENTIAL);
+      auto result = Loader(origin, path).run(std::string_view(static_cast<const char*>(map), size));
+      ::munmap(map, size);
+      return result;
+    }
+  }
+  std::unique_ptr<FILE, FileCloser> fp{::fdopen(fd, "r")};
+  if (!fp) {
+    ::close(fd);
+    return Error{path, "", std::string("cannot open: ") + std::strerror(errno)};
+  }
   std::string text;
+  if (S_ISREG(st.st_mode)) text.reserve(static_cast<std::size_t>(st.st_size));
   char chunk[1 << 16];
   for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, fp.get())) > 0;) text.append(chunk, n);
   if (std::ferror(fp.get())) return Error{path, "", std::string("cannot read: ") + std::strerror(errno)};
