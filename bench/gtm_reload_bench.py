@@ -250,7 +250,7 @@ def main():
             "",
             f"Load: `{' '.join(perf_cmd).replace(work + '/', '')}`, stopped with SIGINT {a.gap:g} s after the last reload; "
             f"SIGHUP after {a.gap:g} s of load and {a.gap:g} s after each `reloaded` line. dnsperf counts a query "
-            "lost when no answer came within its 5 s timeout; on SIGINT it stops sending and accounts for the queries in flight.",
+            "lost when no answer came within its 5 s timeout; it was stopped with SIGINT, and sent = completed + lost is checked, so no query is unaccounted for.",
             f"Lost queries: **{'none' if lost == '0' else lost}**.",
         ]
         report = "\n".join(lines) + "\n"
