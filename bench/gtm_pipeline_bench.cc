@@ -164,6 +164,7 @@ struct Case {
 int main(int argc, char** argv) {
   std::string config, audit_log;
   int trials = 200;
+  int profile = 0;  // --profile N: only N verdict flips of c-all, no client (for perf/callgrind)
   bool geo = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
     else if (a == "--trials") trials = std::stoi(next());
     else if (a == "--geo") geo = true;
     else if (a == "--audit-log") audit_log = next();
+    else if (a == "--profile") profile = std::stoi(next());
     else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE]\n", argv[0]); return 2; }
   }
   if (config.empty() || trials < 2 || trials > 100000) { std::fprintf(stderr, "--config required; --trials 2..100000\n"); return 2; }
@@ -233,6 +235,20 @@ int main(int argc, char** argv) {
   delete l.table->exchange_choices(choices.release());
   server->publish(std::move(l.table));
   server->start();
+
+  if (profile > 0) {
+    Stats s;
+    for (int i = 0; i < profile; ++i) {
+      const std::int64_t t0 = now_ns();
+      health->force("c-all", i % 2 == 0 ? health::State::kDown : health::State::kUp);
+      s.v.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+      server->reclaim();
+    }
+    std::printf("--profile: %d flips of c-all (%d records): force()->published p50 %.0f µs, max %.0f µs\n", profile, records,
+                s.pct(50), s.pct(100));
+    server->stop();
+    return 0;
+  }
 
   sockaddr_in sa{};
   std::memcpy(&sa, server->bound().at(0).sa(), sizeof sa);
