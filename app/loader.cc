@@ -5,7 +5,9 @@
 
 #include <utility>
 
+#include "app/log.h"
 #include "dns/zone.h"
+#include "scenario/json_reader.h"
 #include "scenario/render.h"
 
 namespace pharos::app {
@@ -33,6 +35,28 @@ LoadResult load_everything(const std::string& config_path) {
   if (!scenarios) r.errors.push_back(scenarios.error());
   if (!r.errors.empty()) return r;
 
+  // Countries and continents become networks here, off the query path; a bad database fails the
+  // whole load like a bad zone, so a reload keeps the running answers.
+  std::optional<scenario::GeoIpExpansion> geo;
+  if (config->geoip_database.empty()) {
+    for (const scenario::RegionSpec& region : scenarios->gtm.regions) {
+      if (region.countries.empty() && region.continents.empty()) continue;
+      r.errors.push_back(Error{region.file,
+                               "/regions/" + scenario::pointer_token(region.name) +
+                                   (region.countries.empty() ? "/continents" : "/countries"),
+                               "naming countries or continents needs a GeoIP2 database: add \"geoip\": { \"database\": "
+                               "\"GeoLite2-Country.mmdb\" } to " + config_path});
+      return r;
+    }
+  } else {
+    Result<scenario::GeoIpExpansion> expanded = scenario::expand_geoip(config->geoip_database, scenarios->gtm.regions);
+    if (!expanded) {
+      r.errors.push_back(expanded.error());
+      return r;
+    }
+    geo = std::move(*expanded);
+  }
+
   if (config->debounce_ms) scenarios->gtm.debounce = scenario::Millis(*config->debounce_ms);
   Result<std::vector<dns::DynamicRrset>> gtm = scenario::render_records(scenarios->gtm);
   if (!gtm) {
@@ -41,7 +65,7 @@ LoadResult load_everything(const std::string& config_path) {
   }
   const std::size_t zone_count = zones.size();
   Result<std::unique_ptr<dns::AnswerTable>> table = dns::build_table(
-      std::move(zones), config->table, std::move(*gtm), scenario::render_regions(scenarios->gtm));
+      std::move(zones), config->table, std::move(*gtm), scenario::render_regions(scenarios->gtm, geo ? &*geo : nullptr));
   if (!table) {
     Error e = table.error();
     if (e.file.empty()) e.file = config_path;
@@ -58,6 +82,27 @@ LoadResult load_everything(const std::string& config_path) {
   l.zone_count = zone_count;
   l.serials = std::move(serials);
   l.scenarios = std::move(*scenarios);
+  if (geo) {
+    const scenario::GeoIpStats& g = geo->stats;
+    std::string empty;
+    for (const auto& name : g.empty_regions) empty += (empty.empty() ? "" : ",") + name;
+    const dns::RegionTable& regions = l.table->region_table();
+    log_info("geoip regions", {{"database", l.config.geoip_database},
+                               {"type", g.database_type},
+                               {"build_epoch", std::to_string(g.build_epoch)},
+                               {"tree_nodes", std::to_string(g.nodes)},
+                               {"leaves", std::to_string(g.leaves)},
+                               {"records", std::to_string(g.records)},
+                               {"aliases", std::to_string(g.aliases)},
+                               {"networks4", std::to_string(g.networks4)},
+                               {"networks6", std::to_string(g.networks6)},
+                               {"blocks4", std::to_string(regions.geo_blocks(4))},
+                               {"blocks6", std::to_string(regions.geo_blocks(6))},
+                               {"region_bytes", std::to_string(regions.memory_bytes())},
+                               {"walk_ms", std::to_string(g.elapsed.count() / 1000.0)},
+                               {"empty_regions", empty.empty() ? "-" : empty}});
+    l.geoip = std::move(geo->stats);
+  }
   r.loaded = std::move(l);
   return r;
 }

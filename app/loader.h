@@ -16,6 +16,7 @@
 #include "dns/answer_table.h"
 #include "dns/result.h"
 #include "scenario/config.h"
+#include "scenario/geoip.h"
 
 namespace pharos::app {
 
@@ -26,6 +27,7 @@ struct Loaded {
   std::size_t zone_count = 0;
   std::size_t name_count = 0;
   std::vector<std::string> serials;  // "example.com.=2026112301", for the log
+  std::optional<scenario::GeoIpStats> geoip;  // set when pharos.json names a GeoIP2 database
 };
 
 struct LoadResult {

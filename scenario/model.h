@@ -75,9 +75,15 @@ struct Cidr {
   bool operator==(const Cidr&) const = default;
 };
 
+// A region's clients: explicit networks, and countries and continents looked up in the GeoIP2
+// database of pharos.json at load time (scenario/geoip.h). Explicit networks beat GeoIP ones.
 struct RegionSpec {
   std::string name;
   std::vector<Cidr> networks;
+  std::vector<std::string> countries;   // ISO 3166-1 alpha-2, uppercase
+  std::vector<std::string> continents;  // AF AN AS EU NA OC SA
+  std::string file;                     // where it was defined, for messages
+  std::string networks_at;              // JSON Pointer of its network list
   bool operator==(const RegionSpec&) const = default;
 };
 

@@ -12,6 +12,7 @@
 
 #include "dns/ldns_compat.h"
 #include "dns/zone.h"
+#include "scenario/geoip.h"
 
 namespace pharos::scenario {
 namespace {
@@ -366,21 +367,52 @@ bool read_scenarios(JsonReader& r, const Value& v, const std::string& where, Gtm
   });
 }
 
+// "eu": ["10.1.0.0/16"] or "eu": { "networks": [...], "countries": ["DE"], "continents": ["EU"] }.
 bool read_regions(JsonReader& r, const Value& v, const std::string& where, GtmConfig& out) {
   return r.members(v, where, [&](const std::string& name, const Value& rv, const std::string& at) {
     if (!valid_name(r, name, at, "region")) return false;
     RegionSpec region;
     region.name = name;
-    const bool ok = r.array(rv, at, [&](const Value& nv, const std::string& nat) {
-      std::string text, error;
-      if (!r.nonempty_string(nv, nat, text)) return false;
-      const std::optional<Cidr> c = parse_cidr(text, error);
-      if (!c) return r.fail(nat, error);
-      region.networks.push_back(*c);
-      return true;
-    });
+    region.file = r.file();
+    auto networks = [&](const Value& nv, const std::string& nat) {
+      region.networks_at = nat;
+      return r.array(nv, nat, [&](const Value& one, const std::string& oat) {
+        std::string text, error;
+        if (!r.nonempty_string(one, oat, text)) return false;
+        const std::optional<Cidr> c = parse_cidr(text, error);
+        if (!c) return r.fail(oat, error);
+        region.networks.push_back(*c);
+        return true;
+      });
+    };
+    auto codes = [&](const Value& cv, const std::string& cat, bool countries) {
+      std::vector<std::string>& list = countries ? region.countries : region.continents;
+      return r.array(cv, cat, [&](const Value& one, const std::string& oat) {
+        std::string code;
+        if (!r.nonempty_string(one, oat, code)) return false;
+        if (countries && !is_country_code(code))
+          return r.fail(oat, in_quotes(code) + " is not an ISO 3166-1 alpha-2 country code (two capital letters, such as \"DE\")");
+        if (!countries && !is_continent_code(code))
+          return r.fail(oat, in_quotes(code) + " is not a continent code (AF, AN, AS, EU, NA, OC or SA)");
+        list.push_back(std::move(code));
+        return true;
+      });
+    };
+    bool ok = false;
+    if (rv.IsObject()) {
+      ok = r.object(rv, at, {
+          {"networks", networks},
+          {"countries", [&](const Value& x, const std::string& xat) { return codes(x, xat, true); }},
+          {"continents", [&](const Value& x, const std::string& xat) { return codes(x, xat, false); }},
+      });
+    } else if (rv.IsArray()) {
+      ok = networks(rv, at);
+    } else {
+      ok = r.fail(at, "must be a list of networks or an object with \"networks\", \"countries\" and \"continents\"");
+    }
     if (!ok) return false;
-    if (region.networks.empty()) return r.fail(at, "needs at least one network");
+    if (region.networks.empty() && region.countries.empty() && region.continents.empty())
+      return r.fail(at, rv.IsArray() ? "needs at least one network" : "needs at least one network, country or continent");
     out.regions.push_back(std::move(region));
     return true;
   });
@@ -481,21 +513,28 @@ std::optional<Error> validate_gtm(const GtmConfig& gtm, const health::HealthConf
     }
   }
 
-  // The same network twice: the later one could never be chosen.
-  std::map<std::string, std::string> network_region;
+  // The same network, country or continent twice: the later one could never be chosen.
+  std::map<std::string, std::string> network_region, country_region, continent_region;
   std::set<std::string> regions;
   for (const RegionSpec& region : gtm.regions) {
     regions.insert(region.name);
-    for (std::size_t i = 0; i < region.networks.size(); ++i) {
-      const std::string text = to_string(region.networks[i]);
-      const auto [it, fresh] = network_region.emplace(text, region.name);
-      if (fresh) continue;
-      const std::string file = file_of(sources.region_file, region.name);
+    const std::string file = file_of(sources.region_file, region.name);
+    auto unique = [&](std::map<std::string, std::string>& seen, const std::string& text, const std::string& at,
+                      const char* what) -> std::optional<Error> {
+      const auto [it, fresh] = seen.emplace(text, region.name);
+      if (fresh) return std::nullopt;
       const std::string other_file = file_of(sources.region_file, it->second);
-      return Error{file, "/regions/" + pointer_token(region.name) + "/" + std::to_string(i),
-                   in_quotes(text) + " is already listed in region " + in_quotes(it->second) +
-                       (other_file == file ? "" : " in " + other_file)};
-    }
+      return Error{file, at, std::string(what) + in_quotes(text) + " is already listed in region " + in_quotes(it->second) +
+                                 (other_file == file ? "" : " in " + other_file)};
+    };
+    const std::string at = "/regions/" + pointer_token(region.name);
+    const std::string networks_at = region.networks_at.empty() ? at : region.networks_at;
+    for (std::size_t i = 0; i < region.networks.size(); ++i)
+      if (auto e = unique(network_region, to_string(region.networks[i]), networks_at + "/" + std::to_string(i), "")) return e;
+    for (std::size_t i = 0; i < region.countries.size(); ++i)
+      if (auto e = unique(country_region, region.countries[i], at + "/countries/" + std::to_string(i), "country ")) return e;
+    for (std::size_t i = 0; i < region.continents.size(); ++i)
+      if (auto e = unique(continent_region, region.continents[i], at + "/continents/" + std::to_string(i), "continent ")) return e;
   }
 
   for (const GtmRecord& rec : gtm.records) {

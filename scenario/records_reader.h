@@ -26,7 +26,10 @@ namespace pharos::scenario {
 // checks only in validate_gtm, since a scenario may use checks of another file.
 bool read_scenarios(JsonReader& r, const Value& v, const std::string& where, GtmConfig& out);
 
-// "regions": { "eu": ["10.1.0.0/16", "2001:db8:1::/48"] }, appended in file order.
+// "regions": { "eu": ["10.1.0.0/16", "2001:db8:1::/48"],
+//              "de": { "networks": [...], "countries": ["DE"], "continents": ["EU"] } },
+// appended in file order. Country and continent codes are checked here; whether a GeoIP2
+// database is configured for them is the loader's question (app/loader.cc).
 bool read_regions(JsonReader& r, const Value& v, const std::string& where, GtmConfig& out);
 
 // "records": [ { "name", "type", "ttl", "chain", ... } ]. Every rdata is parsed by ldns for the
@@ -50,7 +53,8 @@ struct GtmSources {
 
 // After every file is read: each scenario term names a check (a user check, a DC target
 // "auto|<dc>|<dimension>|<n>", or "auto|<dc>|<dimension>" / "auto|<dc>|maintenanceMode" of a
-// defined DC); chain DCs, chain scenarios, drCond and geo regions exist; no network is listed twice.
+// defined DC); chain DCs, chain scenarios, drCond and geo regions exist; no network, country or
+// continent is listed twice.
 std::optional<Error> validate_gtm(const GtmConfig& gtm, const health::HealthConfig& health,
                                   const GtmSources& sources);
 

@@ -79,17 +79,23 @@ Result<std::vector<dns::DynamicRrset>> render_records(const GtmConfig& gtm) {
   return out;
 }
 
-std::vector<dns::DynamicRegion> render_regions(const GtmConfig& gtm) {
+std::vector<dns::DynamicRegion> render_regions(const GtmConfig& gtm, const GeoIpExpansion* geo) {
+  auto network = [](const Cidr& c) {
+    dns::DynamicRegion::Network n;
+    n.family = c.family;
+    std::memcpy(n.address, c.address, sizeof n.address);
+    n.prefix = c.prefix;
+    return n;
+  };
   std::vector<dns::DynamicRegion> out;
-  for (const RegionSpec& r : gtm.regions) {
+  for (std::size_t i = 0; i < gtm.regions.size(); ++i) {
+    const RegionSpec& r = gtm.regions[i];
     dns::DynamicRegion d;
     d.name = r.name;
-    for (const Cidr& c : r.networks) {
-      dns::DynamicRegion::Network n;
-      n.family = c.family;
-      std::memcpy(n.address, c.address, sizeof n.address);
-      n.prefix = c.prefix;
-      d.networks.push_back(n);
+    for (const Cidr& c : r.networks) d.networks.push_back(network(c));
+    if (geo != nullptr && i < geo->networks.size()) {
+      d.geo_networks.reserve(geo->networks[i].size());
+      for (const Cidr& c : geo->networks[i]) d.geo_networks.push_back(network(c));
     }
     out.push_back(std::move(d));
   }

@@ -7,6 +7,7 @@
 
 #include "dns/dynamic.h"
 #include "dns/result.h"
+#include "scenario/geoip.h"
 #include "scenario/model.h"
 
 namespace pharos::scenario {
@@ -17,7 +18,8 @@ int fallback_alternative(const GtmRecord& r);
 
 // Encodes every rdata with ldns. Errors name the record's file and JSON Pointer.
 Result<std::vector<dns::DynamicRrset>> render_records(const GtmConfig& gtm);
-// Region 1..n of the table is gtm.regions[0..n-1].
-std::vector<dns::DynamicRegion> render_regions(const GtmConfig& gtm);
+// Region 1..n of the table is gtm.regions[0..n-1]. With a GeoIP2 expansion (geoip.h), its
+// networks join each region's GeoIP tier, below the explicit networks.
+std::vector<dns::DynamicRegion> render_regions(const GtmConfig& gtm, const GeoIpExpansion* geo = nullptr);
 
 }  // namespace pharos::scenario
