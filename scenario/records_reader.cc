@@ -408,7 +408,7 @@ bool read_regions(JsonReader& r, const Value& v, const std::string& where, GtmCo
     } else if (rv.IsArray()) {
       ok = networks(rv, at);
     } else {
-      ok = r.fail(at, "must be a list of networks or an object with \"networks\", \"countries\" and \"continents\"");
+      ok = r.fail(at, "must be an array of networks, or an object with \"networks\", \"countries\" and \"continents\"");
     }
     if (!ok) return false;
     if (region.networks.empty() && region.countries.empty() && region.continents.empty())
