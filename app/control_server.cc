@@ -503,12 +503,12 @@ Result<void> ControlServer::start() {
                          MHD_USE_ITC | MHD_USE_ERROR_LOG | (addr.family() == AF_INET6 ? MHD_USE_IPv6 : 0);
   daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &ControlServerCallbacks::on_request, this,
+      MHD_OPTION_EXTERNAL_LOGGER, &ControlServerCallbacks::on_log, nullptr,  // first: it must be
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(fd.get()),
       MHD_OPTION_CONNECTION_LIMIT, kConnectionLimit,
       MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutS,
       MHD_OPTION_URI_LOG_CALLBACK, &ControlServerCallbacks::on_uri, this,
       MHD_OPTION_NOTIFY_COMPLETED, &ControlServerCallbacks::on_completed, this,
-      MHD_OPTION_EXTERNAL_LOGGER, &ControlServerCallbacks::on_log, nullptr,
       MHD_OPTION_END);
   if (daemon_ == nullptr) return Error{"", "", "control API: libmicrohttpd could not start on " + config_.listen};
   fd.release();  // libmicrohttpd owns the listening socket now
@@ -522,6 +522,11 @@ Result<void> ControlServer::start() {
   }
   log_info("control API listening", {{"addr", dns::format_address(b.sa())}, {"tokens", std::to_string(tokens()->size())}});
   return {};
+}
+
+std::size_t ControlServer::queued_requests() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 ApiResponse ControlServer::dispatch(Routed&& routed) {

@@ -138,6 +138,8 @@ class ControlServer {
   std::uint16_t port() const { return port_; }  // the bound port (useful with port 0)
   // On SIGHUP: a bad file keeps the old tokens and the error says why.
   Result<void> reload_tokens();
+  // Requests waiting for the control loop to take them (for tests and metrics).
+  std::size_t queued_requests() const;
   // Stops accepting, answers what is queued, waits (bounded) for in-flight responses to be sent,
   // joins the HTTP threads. Call on `loop`'s thread, which must run again to close the async handle.
   void stop();
@@ -163,7 +165,7 @@ class ControlServer {
   mutable std::mutex tokens_mu_;
   std::shared_ptr<const TokenSet> tokens_;
 
-  std::mutex mu_;                       // guards queue_, every Job's state, stopping_, in_flight_
+  mutable std::mutex mu_;               // guards queue_, every Job's state, stopping_, in_flight_
   std::condition_variable answered_;    // a job is done
   std::condition_variable idle_;        // in_flight_ reached zero
   std::deque<std::shared_ptr<Job>> queue_;
