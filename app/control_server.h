@@ -10,8 +10,8 @@
 //   ...
 //   api.stop();                                                // on `loop`'s thread
 //
-// Requests travel: HTTP thread (routing, auth, body limits: the pure functions below, which the
-// fuzz target drives) -> queue + uv_async -> handler on `loop` -> back to the HTTP thread, which
+// Requests travel: HTTP thread (routing, auth, body limits: control_request.h, which the fuzz
+// target drives) -> queue + uv_async -> handler on `loop` -> back to the HTTP thread, which
 // sends the response. A loop that does not answer within loop_timeout_ms gives the client 503.
 #pragma once
 
@@ -34,89 +34,13 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/control_request.h"
 #include "app/tokens.h"
 #include "dns/result.h"
 
 struct MHD_Daemon;
 
 namespace pharos::app {
-
-struct ApiRequest {
-  std::string method, path;                  // "GET", "/v1/checks/dc1-web/force" (path as sent, undecoded)
-  std::vector<std::string> params;           // captures of {..} in the route pattern, URL-decoded
-  std::map<std::string, std::string> query;  // ?name=...&type=..., URL-decoded ('+' is a space)
-  std::string body;                          // raw; handlers parse JSON themselves (parse_body)
-  Role role = Role::kNone;                   // the token's role; kNone without a token
-  std::string token_name;                    // who asked (for the audit journal); empty without a token
-};
-
-struct ApiResponse {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, WWW-Authenticate)
-};
-
-ApiResponse api_json(int status, std::string json);
-// {"error": "<message>"}, escaped.
-ApiResponse api_error(int status, std::string_view message);
-// A JSON string literal with quotes; bytes that are not UTF-8 become U+FFFD.
-std::string json_quote(std::string_view s);
-// Parses a JSON object body; on failure returns the 400 response to send.
-std::variant<rapidjson::Document, ApiResponse> parse_body(const ApiRequest& request);
-
-// ---- The pure request path (no sockets): the server and the fuzz target both use these. ----
-
-// %XX decoding; `plus_is_space` for query strings. Nothing on a bad escape.
-std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
-// "a=1&b=x%20y" -> {a: 1, b: "x y"}; a repeated name keeps its last value. Nothing on a bad escape.
-std::optional<std::map<std::string, std::string>> parse_query(std::string_view query);
-// The token of "Bearer <token>" (scheme in any case); nothing when the header is malformed.
-std::optional<std::string_view> parse_bearer(std::string_view authorization);
-// "application/json" with any parameters, in any case.
-bool is_json_content_type(std::string_view content_type);
-
-class RouteTable {
- public:
-  struct Route {
-    std::string method;
-    std::vector<std::string> segments;  // "{id}" captures one non-empty segment
-    Role min_role = Role::kNone;
-  };
-  struct Match {
-    std::size_t route = 0;
-    std::vector<std::string> params;
-  };
-
-  void add(std::string method, std::string_view pattern, Role min_role);
-  const Route& at(std::size_t i) const { return routes_[i]; }
-  std::size_t size() const { return routes_.size(); }
-  // The route for `method` and the raw (undecoded) path, or the 400/404/405 response.
-  std::variant<Match, ApiResponse> match(std::string_view method, std::string_view raw_path) const;
-
- private:
-  std::vector<Route> routes_;
-};
-
-// What the HTTP thread knows about a request once it is read.
-struct RawRequest {
-  std::string_view method;
-  std::string_view target;         // request-target as sent: "/v1/explain?name=a&type=A"
-  std::optional<std::string_view> authorization;
-  std::optional<std::string_view> content_type;
-  std::string body;
-  bool body_too_large = false;     // more than max_body arrived (or was announced); `body` is partial
-};
-
-struct Routed {
-  std::size_t route = 0;
-  ApiRequest request;
-};
-
-// Routing (404/405), auth (401/403), body limits (413/415), in that order. `public_read` false
-// raises routes registered with Role::kNone to Role::kRead.
-std::variant<Routed, ApiResponse> prepare_request(const RouteTable& routes, const TokenSet& tokens,
-                                                  bool public_read, std::size_t max_body, RawRequest&& raw);
 
 class ControlServer {
  public:

@@ -93,7 +93,12 @@ TEST(ControlRequest, ParseBodyWantsAJsonObject) {
     EXPECT_EQ(std::get<ApiResponse>(e).status, 400) << bad;
   }
   r.body = std::string(100'000, '[');  // deep nesting must not overflow the stack
-  EXPECT_TRUE(std::holds_alternative<ApiResponse>(app::parse_body(r)));
+  auto deep = app::parse_body(r);
+  ASSERT_TRUE(std::holds_alternative<ApiResponse>(deep));
+  EXPECT_EQ(std::get<ApiResponse>(deep).body, R"({"error":"JSON nested deeper than 64 levels"})");
+  // Brackets inside strings are text, not nesting.
+  r.body = R"({"reason": ")" + std::string(200, '[') + R"(\"{"})";
+  EXPECT_TRUE(std::holds_alternative<rapidjson::Document>(app::parse_body(r)));
 }
 
 // ---- Over HTTP ----
