@@ -140,8 +140,8 @@ ApiResponse api_error(int status, std::string_view message) {
 
 std::variant<rapidjson::Document, ApiResponse> parse_body(const ApiRequest& request) {
   if (request.body.empty()) return api_error(400, "missing JSON body: send a JSON object");
-  // RapidJSON's parser recurses once per level, and its iterative mode trips UBSan in its own
-  // stack: refuse deep nesting before parsing, so no body can exhaust the HTTP thread's stack.
+  // RapidJSON's parser recurses once per level: refuse deep nesting before parsing, so no body
+  // can exhaust the HTTP thread's stack.
   if (json_depth_exceeds(request.body, kMaxJsonDepth)) {
     return api_error(400, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
