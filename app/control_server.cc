@@ -169,6 +169,16 @@ ControlServer::~ControlServer() { stop(); }
 void ControlServer::route(std::string method, std::string pattern, Role min_role, Handler handler) {
   table_.add(std::move(method), pattern, min_role);
   handlers_.push_back(std::move(handler));
+  async_handlers_.emplace_back();
+  timeouts_.emplace_back(0);
+}
+
+void ControlServer::route_async(std::string method, std::string pattern, Role min_role, AsyncHandler handler,
+                                std::chrono::milliseconds timeout) {
+  table_.add(std::move(method), pattern, min_role);
+  handlers_.emplace_back();
+  async_handlers_.push_back(std::move(handler));
+  timeouts_.push_back(timeout);
 }
 
 std::shared_ptr<const TokenSet> ControlServer::tokens() const {
@@ -249,11 +259,12 @@ ApiResponse ControlServer::dispatch(Routed&& routed) {
   if (stopping_) return api_error(503, "pharosd is stopping");
   queue_.push_back(job);
   uv_async_send(async_);  // under mu_: stop() closes the handle only after setting stopping_
-  const auto timeout = std::chrono::milliseconds(config_.loop_timeout_ms);
+  const auto timeout = timeouts_[job->route].count() > 0 ? timeouts_[job->route]
+                                                          : std::chrono::milliseconds(config_.loop_timeout_ms);
   if (answered_.wait_for(lock, timeout, [&] { return job->state == Job::State::kDone; })) {
     return std::move(job->response);
   }
-  const std::string waited = std::to_string(config_.loop_timeout_ms) + " ms";
+  const std::string waited = std::to_string(timeout.count()) + " ms";
   if (job->state == Job::State::kQueued) {
     job->state = Job::State::kAbandoned;  // the loop will skip it
     log_warn("control API request timed out", {{"request", job->request.method + " " + job->request.path}, {"applied", "no"}});
@@ -264,7 +275,8 @@ ApiResponse ControlServer::dispatch(Routed&& routed) {
                             "; it may still take effect");
 }
 
-void ControlServer::run_job(Job& job) {
+void ControlServer::run_job(const std::shared_ptr<Job>& shared) {
+  Job& job = *shared;
   {
     std::lock_guard lock(mu_);
     if (job.state != Job::State::kQueued) return;
@@ -272,11 +284,24 @@ void ControlServer::run_job(Job& job) {
   }
   ApiResponse r;
   try {
+    if (async_handlers_[job.route]) {
+      auto replied = std::make_shared<bool>(false);
+      async_handlers_[job.route](job.request, [this, shared, replied](ApiResponse answer) {
+        if (*replied) return;
+        *replied = true;
+        finish_job(*shared, std::move(answer));
+      });
+      return;
+    }
     r = handlers_[job.route](job.request);
   } catch (const std::exception& e) {
     log_error("control API handler failed", {{"request", job.request.method + " " + job.request.path}, {"error", e.what()}});
     r = api_error(500, std::string("internal error: ") + e.what());
   }
+  finish_job(job, std::move(r));
+}
+
+void ControlServer::finish_job(Job& job, ApiResponse&& r) {
   {
     std::lock_guard lock(mu_);
     job.response = std::move(r);
@@ -294,7 +319,7 @@ void ControlServer::run_queued() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    run_job(*job);
+    run_job(job);
   }
 }
 
@@ -309,7 +334,7 @@ void ControlServer::stop() {
     queued.swap(queue_);
   }
   // We are the loop: answer what was already queued, then let the responses go out.
-  for (auto& job : queued) run_job(*job);
+  for (auto& job : queued) run_job(job);
   {
     std::unique_lock lock(mu_);
     idle_.wait_for(lock, kStopGrace, [&] { return in_flight_ == 0; });

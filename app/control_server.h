@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,6 +59,13 @@ class ControlServer {
   // Register every route before start().
   void route(std::string method, std::string pattern, Role min_role, Handler handler);
   // Reads the tokens and binds; the error names the file or the address. Call on `loop`'s thread.
+  // A handler that answers later (a reload): it starts the work on `loop` and calls `reply` once,
+  // on `loop`, when done. The client waits up to `timeout`, then gets 503. `reply` must be called
+  // before the server is destroyed, or not at all.
+  using Reply = std::function<void(ApiResponse)>;
+  using AsyncHandler = std::function<void(const ApiRequest&, Reply reply)>;
+  void route_async(std::string method, std::string pattern, Role min_role, AsyncHandler handler,
+                   std::chrono::milliseconds timeout);
   Result<void> start();
   std::uint16_t port() const { return port_; }  // the bound port (useful with port 0)
   // On SIGHUP: a bad file keeps the old tokens and the error says why.
@@ -74,14 +82,17 @@ class ControlServer {
   friend struct ControlServerCallbacks;  // libmicrohttpd and libuv callbacks (control_server.cc)
 
   ApiResponse dispatch(Routed&& routed);   // on an HTTP thread: queue, wait, or 503
-  void run_job(Job& job);                  // on `loop`
+  void run_job(const std::shared_ptr<Job>& job);  // on `loop`
+  void finish_job(Job& job, ApiResponse&& r);      // on `loop`
   void run_queued();                       // on `loop`
   std::shared_ptr<const TokenSet> tokens() const;
 
   uv_loop_t* loop_;
   ControlConfig config_;
   RouteTable table_;
-  std::vector<Handler> handlers_;
+  std::vector<Handler> handlers_;             // by route; empty for async routes
+  std::vector<AsyncHandler> async_handlers_;  // by route; empty for plain routes
+  std::vector<std::chrono::milliseconds> timeouts_;  // by route; 0 = config_.loop_timeout_ms
   MHD_Daemon* daemon_ = nullptr;
   uv_async_t* async_ = nullptr;  // freed in its close callback
   std::uint16_t port_ = 0;

@@ -126,6 +126,8 @@ int Daemon::run() {
                        {"workers", std::to_string(server_->worker_count())},
                        {"serials", join(l.serials)}});
 
+  zones_ = l.zone_count;
+  open_audit(l.config);
   uv_loop_init(&loop_);
   for (auto [handle, signum] : {std::pair{&sighup_, SIGHUP}, {&sigterm_, SIGTERM}, {&sigint_, SIGINT}}) {
     uv_signal_init(&loop_, handle);
@@ -146,9 +148,13 @@ int Daemon::run() {
   // Workers start with a table (and its GTM choices) in place; the sockets are bound already, so
   // queries that arrived meanwhile wait in their buffers.
   server_->start();
+  const bool control_ok = start_control(l.config);
+  if (!control_ok) stop(0);
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  api_.reset();
+  control_.reset();
   saver_.reset();
   gtm_.reset();
   health_.reset();
@@ -156,7 +162,43 @@ int Daemon::run() {
   uv_loop_close(&loop_);
   server_.reset();  // workers are joined; frees every table
   log_info("stopped");
-  return 0;
+  return control_ok ? 0 : 1;
+}
+
+void Daemon::open_audit(const Config& config) {
+  std::string path;
+  if (!config.state_dir.empty() && !scenario::make_state_dir(config.state_dir)) path = config.state_dir + "/audit.jsonl";
+  audit_ = std::make_unique<AuditJournal>(path);
+  if (auto e = audit_->open()) {
+    log_warn("audit journal kept in memory only", {{"error", e->to_string()}});
+  } else if (!path.empty()) {
+    log_info("audit journal", {{"file", path}, {"entries", std::to_string(audit_->size())}});
+  }
+}
+
+bool Daemon::start_control(const Config& config) {
+  if (!config.control.enabled) return true;
+  control_ = std::make_unique<ControlServer>(&loop_, config.control);
+  ApiContext c;
+  c.version = version_;
+  c.server = server_.get();
+  c.health = health_.get();
+  c.gtm = gtm_.get();
+  c.audit = audit_.get();
+  c.config_generation = &config_generation_;
+  c.zones = &zones_;
+  c.last_reload = &last_reload_;
+  c.reload = [this](const std::string& by, std::function<void(const ReloadOutcome&)> done) {
+    start_reload(by, std::move(done));
+  };
+  api_ = std::make_unique<ControlApi>(std::move(c));
+  api_->install(*control_);
+  if (auto s = control_->start(); !s) {
+    log_error("cannot start the control API", {{"error", s.error().to_string()}});
+    return false;
+  }
+  log_info("control API ready", {{"addr", config.control.listen}, {"port", std::to_string(control_->port())}});
+  return true;
 }
 
 void Daemon::start_health() {
@@ -164,9 +206,10 @@ void Daemon::start_health() {
   health_ = std::make_unique<health::HealthEngine>(&loop_, *probes_);
   gtm_ = std::make_unique<scenario::GtmEngine>(
       &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { server_->publish_choices(std::move(c)); });
-  gtm_->on_audit([](const scenario::AnswerChange& c) {
+  gtm_->on_audit([this](const scenario::AnswerChange& c) {
     log_info("answer changed", {{"record", c.record}, {"region", c.region.empty() ? "-" : c.region},
                                 {"from", c.from}, {"to", c.to}, {"reason", c.reason}});
+    audit_->append(AuditEntry{c.at, "answer", c.record, c.region, c.from, c.to, c.reason, "pipeline"});
   });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
@@ -223,7 +266,11 @@ void Daemon::on_signal(uv_signal_t* s, int signum) {
   auto* self = static_cast<Daemon*>(s->data);
   if (signum == SIGHUP) {
     log_info("reload requested", {{"signal", "SIGHUP"}});
-    self->start_reload();
+    self->start_reload("SIGHUP");
+    if (self->control_) {
+      if (auto t = self->control_->reload_tokens(); !t)
+        log_error("control API tokens not reloaded, the previous ones stay", {{"error", t.error().to_string()}});
+    }
     return;
   }
   self->stop(signum);
@@ -231,13 +278,20 @@ void Daemon::on_signal(uv_signal_t* s, int signum) {
 
 void Daemon::on_reclaim(uv_timer_t* t) { static_cast<Daemon*>(t->data)->server_->reclaim(); }
 
-void Daemon::start_reload() {
-  if (stopping_) return;
+void Daemon::start_reload(const std::string& by, std::function<void(const ReloadOutcome&)> done) {
+  if (stopping_) {
+    if (done) done(ReloadOutcome{0, std::chrono::system_clock::now(), false, "pharosd is stopping", 0});
+    return;
+  }
   if (reloading_) {
     reload_again_ = true;  // the running load may have read the files before this change
+    if (done) next_waiters_.push_back(std::move(done));
     return;
   }
   reloading_ = true;
+  reload_by_ = by;
+  reload_started_ms_ = uv_hrtime() / 1'000'000;
+  if (done) reload_waiters_.push_back(std::move(done));
   auto* job = new ReloadJob;
   job->req.data = job;
   job->daemon = this;
@@ -246,7 +300,19 @@ void Daemon::start_reload() {
     delete job;
     reloading_ = false;
     log_error("reload failed, still serving the previous data", {{"error", uv_strerror(rc)}});
+    finish_reload(ReloadOutcome{++reload_ids_, std::chrono::system_clock::now(), false, uv_strerror(rc), 0});
   }
+}
+
+void Daemon::finish_reload(ReloadOutcome outcome) {
+  last_reload_ = outcome;
+  audit_->append(AuditEntry{outcome.at, "reload", config_path_, "", "generation " + std::to_string(
+                                outcome.ok ? config_generation_ - 1 : config_generation_),
+                            outcome.ok ? "generation " + std::to_string(config_generation_) : "unchanged",
+                            outcome.ok ? "reloaded" : outcome.error, reload_by_});
+  auto waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  for (auto& w : waiters) w(outcome);
 }
 
 // Runs on a libuv thread-pool thread: parsing and building never touch a DNS worker.
@@ -259,21 +325,36 @@ void Daemon::reload_done(uv_work_t* req, int /*status*/) {
   std::unique_ptr<ReloadJob> job(static_cast<ReloadJob*>(req->data));
   Daemon* self = job->daemon;
   self->reloading_ = false;
-  if (self->stopping_) return;
-  self->apply_reload(std::move(job->result));
+  if (self->stopping_) {
+    auto waiters = std::move(self->reload_waiters_);
+    for (auto& w : self->next_waiters_) waiters.push_back(std::move(w));
+    self->reload_waiters_.clear();
+    self->next_waiters_.clear();
+    for (auto& w : waiters) w(ReloadOutcome{0, std::chrono::system_clock::now(), false, "pharosd is stopping", 0});
+    return;
+  }
+  self->finish_reload(self->apply_reload(std::move(job->result)));
   if (self->reload_again_) {
     self->reload_again_ = false;
-    self->start_reload();
+    auto waiters = std::move(self->next_waiters_);
+    self->next_waiters_.clear();
+    self->start_reload(self->reload_by_);
+    for (auto& w : waiters) self->reload_waiters_.push_back(std::move(w));
   }
 }
 
-void Daemon::apply_reload(LoadResult&& r) {
+ReloadOutcome Daemon::apply_reload(LoadResult&& r) {
+  ReloadOutcome out;
+  out.id = ++reload_ids_;
+  out.at = std::chrono::system_clock::now();
+  out.duration_ms = uv_hrtime() / 1'000'000 - reload_started_ms_;
   log_outcome(r);
   if (!r.loaded) {
     for (const auto& e : r.errors) {
       log_error("reload failed, still serving the previous data", {{"error", e.to_string()}});
     }
-    return;
+    out.error = r.errors.empty() ? "unknown error" : r.errors.front().to_string();
+    return out;
   }
   Loaded& l = *r.loaded;
   // Sockets and threads are created once; say so instead of silently ignoring the change.
@@ -285,15 +366,22 @@ void Daemon::apply_reload(LoadResult&& r) {
     log_warn("restart needed to apply some changes; the rest is reloaded", {{"keys", join(changed)}});
   }
   apply_and_publish(l);
+  zones_ = l.zone_count;
+  ++config_generation_;
   log_info("reloaded", {{"zones", std::to_string(l.zone_count)},
                         {"names", std::to_string(l.name_count)},
-                        {"serials", join(l.serials)}});
+                        {"serials", join(l.serials)},
+                        {"config_generation", std::to_string(config_generation_)},
+                        {"duration_ms", std::to_string(out.duration_ms)}});
+  out.ok = true;
+  return out;
 }
 
 void Daemon::stop(int signum) {
   if (stopping_) return;
   stopping_ = true;
-  log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
+  log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "none (startup failed)"}});
+  if (control_) control_->stop();  // answers what is queued; no new request reaches the engines
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
   saver_->close();  // one last write of the state; the loop runs until it is on disk

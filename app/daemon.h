@@ -12,7 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "app/audit.h"
 #include "app/config.h"
+#include "app/control_api.h"
+#include "app/control_server.h"
 #include "app/loader.h"
 #include "app/state_saver.h"
 #include "dns/server.h"
@@ -24,7 +27,8 @@ namespace pharos::app {
 
 class Daemon {
  public:
-  explicit Daemon(std::string config_path) : config_path_(std::move(config_path)) {}
+  explicit Daemon(std::string config_path, std::string version = {})
+      : config_path_(std::move(config_path)), version_(std::move(version)) {}
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
@@ -39,8 +43,13 @@ class Daemon {
   static void reload_work(uv_work_t* req);
   static void reload_done(uv_work_t* req, int status);
 
-  void start_reload();
-  void apply_reload(LoadResult&& result);
+  // `by` says who asked ("SIGHUP", a token's name); `done` (optional) runs when it has finished.
+  void start_reload(const std::string& by, std::function<void(const ReloadOutcome&)> done = {});
+  ReloadOutcome apply_reload(LoadResult&& result);
+  void finish_reload(ReloadOutcome outcome);
+  // The control API, when configured: false if it cannot start (the daemon then exits).
+  bool start_control(const Config& config);
+  void open_audit(const Config& config);
   void stop(int signum);
   void start_health();  // creates the health and GTM engines and the state saver on loop_
   // Applies a loaded configuration to the health and GTM engines and publishes `table` with the
@@ -51,12 +60,24 @@ class Daemon {
   void apply_first(Loaded& l);
 
   std::string config_path_;
+  std::string version_;
   Config running_;              // what the sockets and workers were started with
   std::unique_ptr<dns::Server> server_;
   std::unique_ptr<health::ProbeServices> probes_;  // on loop_, like the engine
   std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<scenario::GtmEngine> gtm_;
   std::unique_ptr<StateSaver> saver_;
+  std::unique_ptr<AuditJournal> audit_;
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<ControlApi> api_;
+  std::uint64_t config_generation_ = 1;  // bumped by every successful reload
+  std::size_t zones_ = 0;
+  std::optional<ReloadOutcome> last_reload_;
+  std::uint64_t reload_ids_ = 0;
+  std::string reload_by_;                 // who asked for the reload running now
+  std::uint64_t reload_started_ms_ = 0;   // uv_hrtime of its start
+  std::vector<std::function<void(const ReloadOutcome&)>> reload_waiters_;  // of the running reload
+  std::vector<std::function<void(const ReloadOutcome&)>> next_waiters_;    // of the one queued after it
   uv_loop_t loop_{};
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};

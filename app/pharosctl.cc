@@ -182,7 +182,7 @@ void show_explain(const Value& d) {
 }
 
 void show_audit(const Value& d) {
-  print_table({col("AT", {"at"}), col("RECORD", {"record"}), col("REGION", {"region"}), col("FROM", {"from"}),
+  print_table({col("AT", {"at"}), col("KIND", {"kind"}), col("SUBJECT", {"subject"}), col("REGION", {"region"}), col("FROM", {"from"}),
                col("TO", {"to"}), col("REASON", {"reason"}), col("BY", {"by"})},
               rows_of(d, "entries"));
 }
@@ -301,7 +301,7 @@ int main(int argc, char** argv) {
   });
 
   unsigned limit = 0;
-  auto* audit = app.add_subcommand("audit", "recent answer changes and their causes");
+  auto* audit = app.add_subcommand("audit", "recent answer changes and operator actions, with their causes");
   audit->add_option("--limit", limit, "at most this many entries");
   audit->callback([&] {
     call = {"GET", limit > 0 ? "/v1/audit?limit=" + std::to_string(limit) : "/v1/audit", "", show_audit};

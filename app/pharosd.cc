@@ -65,5 +65,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) return check(config);
-  return pharos::app::Daemon{config}.run();
+  return pharos::app::Daemon{config, PHAROS_VERSION}.run();
 }

@@ -163,7 +163,7 @@ std::string GtmEngine::describe(const GtmRecord& r, const Selection& s) const {
   return to_string(s.source);
 }
 
-bool GtmEngine::select_record(std::size_t i, SystemTime now, const char* cause) {
+bool GtmEngine::select_record(std::size_t i, SystemTime now, const std::string& cause) {
   const GtmRecord& r = gtm_.records[i];
   RecordState& st = state_[i];
   std::vector<bool> healthy(r.chain.size()), known(r.chain.size());
@@ -241,7 +241,21 @@ void GtmEngine::on_health(const health::Changes& changes, const health::HealthSt
   window_.open(debounce_);  // a change inside an open window joins it
 }
 
-void GtmEngine::flush(const char* cause) {
+void GtmEngine::flush_now(const std::string& cause) {
+  if (!dirty_.empty()) flush(cause);
+}
+
+std::vector<GtmEngine::ScenarioView> GtmEngine::scenarios() const {
+  std::vector<ScenarioView> out;
+  for (const auto& [name, spec] : gtm_.scenarios) {
+    auto v = scenario_value_.find(name);
+    out.push_back(ScenarioView{name, scenario_formula(spec), v != scenario_value_.end() && v->second,
+                               scenario_known_.count(name) > 0});
+  }
+  return out;
+}
+
+void GtmEngine::flush(const std::string& cause) {
   const SystemTime now = wall_();
   bool changed = false;
   for (std::size_t i : dirty_) changed = select_record(i, now, cause) || changed;

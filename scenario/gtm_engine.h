@@ -119,6 +119,16 @@ class GtmEngine {
     std::vector<RegionView> regions;
   };
   std::vector<RecordView> view() const;
+  struct ScenarioView {
+    std::string name;
+    std::string formula;   // scenario_formula()
+    bool value = false;    // settled: what entries use
+    bool known = false;    // has had a known result at least once
+  };
+  std::vector<ScenarioView> scenarios() const;
+  // Operator actions apply at once: selects the records a health change marked, now, without
+  // waiting for the debounce window (which then has nothing left to do).
+  void flush_now(const std::string& cause);
   // Why the record `key` answers what it does in `region` (a table region index; 0 = no region),
   // with its effective RTO. nullopt for an unknown record or region.
   std::optional<Explanation> explain(const std::string& key, std::size_t region, const health::HealthState& health) const;
@@ -145,8 +155,8 @@ class GtmEngine {
   bool entry_healthy(const GtmRecord& r, const ChainEntry& e) const;
   bool entry_known(const ChainEntry& e) const;
   // Selects record i in every region; returns true if an answer changed.
-  bool select_record(std::size_t i, SystemTime now, const char* cause);
-  void flush(const char* cause);
+  bool select_record(std::size_t i, SystemTime now, const std::string& cause);
+  void flush(const std::string& cause);
   void publish();
   std::uint32_t choice_of(const GtmRecord& r, const Selection& s) const;
   std::string describe(const GtmRecord& r, const Selection& s) const;

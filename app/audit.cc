@@ -1,0 +1,150 @@
+// audit.cc: see audit.h.
+#include "app/audit.h"
+
+#include <fcntl.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "scenario/explain.h"
+#include "scenario/json_reader.h"
+
+namespace pharos::app {
+namespace {
+
+void put(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key, const std::string& value, bool always = false) {
+  if (value.empty() && !always) return;
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// "2026-11-23T10:00:00.123Z" back to a time; nullopt if it is not that shape.
+std::optional<scenario::SystemTime> parse_rfc3339(const std::string& s) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0;
+  char z = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) != 8 || z != 'Z')
+    return std::nullopt;
+  struct tm tm {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  const time_t t = timegm(&tm);
+  return scenario::SystemTime{} + std::chrono::seconds(t) + std::chrono::milliseconds(ms);
+}
+
+}  // namespace
+
+AuditJournal::AuditJournal(std::string path, std::size_t max_bytes, std::size_t keep_recent)
+    : path_(std::move(path)), max_bytes_(max_bytes), keep_recent_(keep_recent) {}
+
+AuditJournal::~AuditJournal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string AuditJournal::to_json(const AuditEntry& e) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  w.StartObject();
+  put(w, "at", scenario::rfc3339(e.at), true);
+  put(w, "kind", e.kind, true);
+  put(w, "subject", e.subject, true);
+  if (e.kind == "answer") put(w, "region", e.region, true);
+  put(w, "from", e.from);
+  put(w, "to", e.to);
+  put(w, "reason", e.reason);
+  put(w, "by", e.by);
+  w.EndObject();
+  return std::string(b.GetString(), b.GetSize());
+}
+
+std::optional<AuditEntry> AuditJournal::from_json(std::string_view line) {
+  rapidjson::Document d;
+  d.Parse(line.data(), line.size());
+  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  AuditEntry e;
+  auto text = [&d](const char* key, std::string& out) {
+    auto it = d.FindMember(key);
+    if (it == d.MemberEnd()) return true;
+    if (!it->value.IsString()) return false;
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return true;
+  };
+  std::string at;
+  if (!text("at", at) || !text("kind", e.kind) || !text("subject", e.subject) || !text("region", e.region) ||
+      !text("from", e.from) || !text("to", e.to) || !text("reason", e.reason) || !text("by", e.by))
+    return std::nullopt;
+  auto t = parse_rfc3339(at);
+  if (!t || e.kind.empty()) return std::nullopt;
+  e.at = *t;
+  return e;
+}
+
+std::optional<Error> AuditJournal::open() {
+  if (path_.empty()) return std::nullopt;
+  // Read back the newest entries; a torn last line (a crash mid-write) is skipped.
+  if (auto text = scenario::read_text_file(path_)) {
+    std::size_t end = text->size();
+    std::deque<AuditEntry> back;
+    while (end > 0 && back.size() < keep_recent_) {
+      std::size_t start = text->rfind('\n', end - 1);
+      start = start == std::string::npos ? 0 : start + 1;
+      if (start < end)
+        if (auto e = from_json(std::string_view(*text).substr(start, end - start))) back.push_front(std::move(*e));
+      if (start == 0) break;
+      end = start - 1;
+    }
+    for (auto& e : back) recent_.push_back(std::move(e));
+    while (recent_.size() > keep_recent_) recent_.pop_front();
+  }
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) return Error{path_, "", std::string("cannot open the audit journal: ") + std::strerror(errno)};
+  struct stat st {};
+  file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  return std::nullopt;
+}
+
+void AuditJournal::rotate() {
+  ::close(fd_);
+  fd_ = -1;
+  const std::string old = path_ + ".1";
+  if (::rename(path_.c_str(), old.c_str()) != 0) write_error_ = "cannot rotate " + path_ + ": " + std::strerror(errno);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  file_bytes_ = 0;
+  if (fd_ < 0) write_error_ = "cannot reopen " + path_ + ": " + std::strerror(errno);
+}
+
+void AuditJournal::append(AuditEntry entry) {
+  if (fd_ >= 0) {
+    std::string line = to_json(entry);
+    line += '\n';
+    if (file_bytes_ + line.size() > max_bytes_ && file_bytes_ > 0) rotate();
+    if (fd_ >= 0) {
+      const ssize_t n = ::write(fd_, line.data(), line.size());
+      if (n == static_cast<ssize_t>(line.size())) {
+        file_bytes_ += line.size();
+        write_error_.reset();
+      } else {
+        write_error_ = "cannot write " + path_ + ": " + (n < 0 ? std::strerror(errno) : "short write");
+      }
+    }
+  }
+  recent_.push_back(std::move(entry));
+  while (recent_.size() > keep_recent_) recent_.pop_front();
+}
+
+std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {
+  const std::size_t n = std::min(limit, recent_.size());
+  return std::vector<AuditEntry>(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
+}
+
+}  // namespace pharos::app

@@ -1,0 +1,74 @@
+// audit.h: the audit journal: every answer change with its cause, and every operator action with
+// who did it, one JSON object per line (docs/api.md has the fields). Kept in memory for the API
+// (the most recent entries) and appended to a file when one is configured; the file is rotated
+// to "<file>.1" when it passes its size limit, so it never fills the disk. On start the recent
+// entries are read back from the file, so `pharosctl audit` survives a restart.
+//
+//   AuditJournal audit(state_dir + "/audit.jsonl");
+//   if (auto e = audit.open()) log_warn(...);              // still usable in memory
+//   audit.append({.at = now, .kind = "answer", .subject = "www.example.com./A", ...});
+//   for (const auto& e : audit.recent(50)) ...
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dns/result.h"
+#include "scenario/selection.h"
+
+namespace pharos::app {
+
+struct AuditEntry {
+  scenario::SystemTime at{};
+  std::string kind;     // "answer", "maintenance", "force", "resume", "reload", "config"
+  std::string subject;  // the record key, DC, check ID, ...
+  std::string region;   // answers only: "" for clients in no region
+  std::string from;     // answers: what it answered before; actions: the previous setting
+  std::string to;
+  std::string reason;
+  std::string by;       // "health", "operator", a token's name, "sighup", ...
+};
+
+class AuditJournal {
+ public:
+  static constexpr std::size_t kDefaultMaxBytes = 16u << 20;
+  static constexpr std::size_t kDefaultRecent = 1000;
+
+  // An empty path keeps the journal in memory only.
+  explicit AuditJournal(std::string path = {}, std::size_t max_bytes = kDefaultMaxBytes,
+                        std::size_t keep_recent = kDefaultRecent);
+  ~AuditJournal();
+  AuditJournal(const AuditJournal&) = delete;
+  AuditJournal& operator=(const AuditJournal&) = delete;
+
+  // Opens (creating) the file and reads its last entries back. On error the journal still
+  // works in memory; the error says which file and why.
+  std::optional<Error> open();
+  // Appends one entry: to memory, and to the file with a single write(2). A failed write is
+  // reported once (`write_error()`), then retried with the next entry.
+  void append(AuditEntry entry);
+  // The newest `limit` entries, oldest first.
+  std::vector<AuditEntry> recent(std::size_t limit) const;
+  std::size_t size() const { return recent_.size(); }
+  const std::string& path() const { return path_; }
+  const std::optional<std::string>& write_error() const { return write_error_; }
+
+  static std::string to_json(const AuditEntry& e);
+  static std::optional<AuditEntry> from_json(std::string_view line);
+
+ private:
+  void rotate();
+
+  std::string path_;
+  std::size_t max_bytes_;
+  std::size_t keep_recent_;
+  int fd_ = -1;
+  std::size_t file_bytes_ = 0;
+  std::deque<AuditEntry> recent_;
+  std::optional<std::string> write_error_;
+};
+
+}  // namespace pharos::app
