@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh release pharosd
+bash scripts/build.sh release pharosd pharosctl
+chmod 600 zones/tokens.json zones/demo-operator.token  # git does not keep modes; pharosd warns about readable tokens
 cat <<'MSG'
 
 pharosd is starting on 127.0.0.1:5353 and [::1]:5353 with zones/pharos.json. In another terminal:
@@ -15,6 +16,13 @@ pharosd is starting on 127.0.0.1:5353 and [::1]:5353 with zones/pharos.json. In 
   dig @127.0.0.1 -p 5353 alias.example.com A        # a CNAME chain followed inside the zone
   dig @127.0.0.1 -p 5353 anything.apps.example.com  # a wildcard
   dig @127.0.0.1 -p 5353 host.sub.example.com       # a referral with glue
+
+Operate it with pharosctl (the demo's operator token is in zones/demo-operator.token):
+
+  export PHAROS_TOKEN_FILE=zones/demo-operator.token
+  build/release/app/pharosctl records
+  build/release/app/pharosctl explain app.example.com A --client 10.2.0.1
+  build/release/app/pharosctl maintenance on dc1 --for 30m --reason "demo"
 
 The log shows each health check, data center status and GTM answer change with its cause.
 Edit zones/example.com.zone or zones/gtm.json and reload with:  kill -HUP $(pgrep -n pharosd)
