@@ -57,12 +57,7 @@ class Json {
   Writer w_;
 };
 
-std::string type_name(std::uint16_t type) {
-  char* text = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
-  std::string out = text != nullptr ? text : "TYPE" + std::to_string(type);
-  free(text);  // NOLINT: ldns allocates with malloc
-  return out;
-}
+using scenario::type_name;
 
 // "www.Example.com" -> "www.example.com."
 std::string absolute_lower(std::string name) {

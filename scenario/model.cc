@@ -25,12 +25,14 @@ const char* to_string(AllDownPolicy p) {
   return "?";
 }
 
-std::string GtmRecord::key() const {
+std::string type_name(std::uint16_t type) {
   // ldns names every type it knows and writes "TYPE65000" for the others.
   char* text = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
-  std::string out = name + "/" + (text != nullptr ? text : "TYPE" + std::to_string(type));
+  std::string out = text != nullptr ? text : "TYPE" + std::to_string(type);
   free(text);  // NOLINT: ldns allocates with malloc
   return out;
 }
+
+std::string GtmRecord::key() const { return name + "/" + type_name(type); }
 
 }  // namespace pharos::scenario

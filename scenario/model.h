@@ -48,6 +48,9 @@ struct DrSpec {
   bool operator==(const DrSpec&) const = default;
 };
 
+// "A", "AAAA", ...; "TYPE65000" for types ldns does not name.
+std::string type_name(std::uint16_t type);
+
 struct GtmRecord {
   std::string name;                     // absolute, lowercase, trailing dot
   std::uint16_t type = 1;
