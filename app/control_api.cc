@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "app/status_page.h"
 #include "dns/ldns_compat.h"
 #include "dns/responder.h"
 #include "dns/wire.h"
@@ -509,7 +510,22 @@ ApiResponse ControlApi::resume(const ApiRequest& req) {
   return api_json(200, j.text());
 }
 
+ApiResponse ControlApi::page() const {
+  const auto now = std::chrono::system_clock::now();
+  ApiResponse r{200, render_status_page(collect_status(c_, now), now), "text/html; charset=utf-8", {}};
+  // Everything is inline: forbid the page any fetch, script or framing.
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+                         "frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  return r;
+}
+
 void ControlApi::install(ControlServer& s) {
+  // The status page: open to all unless "public" is false (then it needs a read token).
+  s.route("GET", "/", Role::kNone, [this](const ApiRequest&) { return page(); });
+  s.route("GET", "/status", Role::kNone, [this](const ApiRequest&) { return page(); });
   s.route("GET", "/v1/status", Role::kRead, [this](const ApiRequest&) { return status(); });
   s.route("GET", "/v1/datacenters", Role::kRead, [this](const ApiRequest&) { return datacenters(); });
   s.route("GET", "/v1/checks", Role::kRead, [this](const ApiRequest&) { return checks(); });

@@ -21,6 +21,8 @@
 
 namespace pharos::app {
 
+class HealthHistory;
+
 struct ReloadOutcome {
   std::uint64_t id = 0;            // 1, 2, ... per reload attempt since start
   scenario::SystemTime at{};
@@ -40,6 +42,7 @@ struct ApiContext {
   const std::uint64_t* config_generation = nullptr;
   const std::size_t* zones = nullptr;
   const std::optional<ReloadOutcome>* last_reload = nullptr;
+  const HealthHistory* history = nullptr;  // DC timelines and check transitions for the status page
   // Starts a reload (or joins the one running); `done` runs on the loop when it has finished.
   std::function<void(const std::string& by, std::function<void(const ReloadOutcome&)> done)> reload;
 };
@@ -60,6 +63,7 @@ class ControlApi {
   ApiResponse maintenance(const ApiRequest& r, bool on);
   ApiResponse force(const ApiRequest& r, bool set);
   ApiResponse resume(const ApiRequest& r);
+  ApiResponse page() const;  // the status page (status_page.h)
 
  private:
   std::string who(const ApiRequest& r) const;

@@ -174,6 +174,9 @@ void Daemon::open_audit(const Config& config) {
   } else if (!path.empty()) {
     log_info("audit journal", {{"file", path}, {"entries", std::to_string(audit_->size())}});
   }
+  history_ = std::make_unique<HealthHistory>(path.empty() ? "" : config.state_dir + "/health_history.jsonl");
+  if (auto e = history_->open(std::chrono::system_clock::now()))
+    log_warn("health history kept in memory only", {{"error", e->to_string()}});
 }
 
 bool Daemon::start_control(const Config& config) {
@@ -188,6 +191,7 @@ bool Daemon::start_control(const Config& config) {
   c.config_generation = &config_generation_;
   c.zones = &zones_;
   c.last_reload = &last_reload_;
+  c.history = history_.get();
   c.reload = [this](const std::string& by, std::function<void(const ReloadOutcome&)> done) {
     start_reload(by, std::move(done));
   };
@@ -212,6 +216,7 @@ void Daemon::start_health() {
     audit_->append(AuditEntry{c.at, "answer", c.record, c.region, c.from, c.to, c.reason, "pipeline"});
   });
   health_->subscribe(log_health);
+  health_->subscribe([this](const health::Changes& c) { history_->record(c); });
   health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
 
   saver_ = std::make_unique<StateSaver>(&loop_, [this] {
@@ -250,6 +255,7 @@ void Daemon::apply_first(Loaded& l) {
   } else if (!l.config.state_dir.empty() || l.config.startup_policy != StartupPolicy::kWait) {
     log_info("startup policy applied", {{"startup_policy", to_string(l.config.startup_policy)}});
   }
+  history_->sync(health_->state().datacenters(), std::chrono::system_clock::now());
   saver_->changed();
 }
 
@@ -260,6 +266,7 @@ void Daemon::apply_and_publish(Loaded& l) {
   server_->publish(std::move(l.table));
   saver_->set_dir(l.config.state_dir);  // a reload may move or turn off persistence
   saver_->changed();
+  history_->sync(health_->state().datacenters(), std::chrono::system_clock::now());
 }
 
 void Daemon::on_signal(uv_signal_t* s, int signum) {
@@ -385,6 +392,7 @@ void Daemon::stop(int signum) {
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
   saver_->close();  // one last write of the state; the loop runs until it is on disk
+  history_->close(std::chrono::system_clock::now());  // the timeline shows the time we are away
   gtm_->stop();
   health_->stop();
   probes_->close();

@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "app/control_api.h"
 #include "app/control_server.h"
+#include "app/health_history.h"
 #include "app/loader.h"
 #include "app/state_saver.h"
 #include "dns/server.h"
@@ -68,6 +69,7 @@ class Daemon {
   std::unique_ptr<scenario::GtmEngine> gtm_;
   std::unique_ptr<StateSaver> saver_;
   std::unique_ptr<AuditJournal> audit_;
+  std::unique_ptr<HealthHistory> history_;  // for the status page; opened with the audit journal
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ControlApi> api_;
   std::uint64_t config_generation_ = 1;  // bumped by every successful reload
