@@ -157,6 +157,7 @@ tr:last-child td{border-bottom:0}
 td.mono,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:13px}
 .muted,.ago{color:var(--muted)}
 .ago{font-size:12px}
+time,.ago{white-space:nowrap}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap;color:#fff}
 .s-ok{background:#2f9e5a}.s-down{background:#d2433f}.s-degraded{background:#e58a26}
 .s-maint{background:#3d7fc4}.s-unknown{background:#8a939d}.s-stopped{background:#5b6570}
