@@ -170,7 +170,23 @@ class Reader : public scenario::JsonReader {
                   (has_database || fail(w, "missing \"database\": the GeoIP2 country or city database file"));
          }},
         {"control", [&](const Value& v, const std::string& w) { return control(v, w); }},
-    }) && (has_listen || fail("/listen", "missing: list at least one \"addr:port\""));
+        {"user", [&](const Value& v, const std::string& w) { return account(v, w, config_.run_as.user); }},
+        {"group", [&](const Value& v, const std::string& w) { return account(v, w, config_.run_as.group); }},
+        {"stop_timeout", [&](const Value& v, const std::string& w) { return duration(v, w, config_.stop_timeout_ms); }},
+    }) && (has_listen || fail("/listen", "missing: list at least one \"addr:port\"")) && run_as();
+  }
+
+  bool account(const Value& v, const std::string& where, std::string& out) {
+    if (!string(v, where, out)) return false;
+    return !out.empty() || fail(where, "must not be empty");
+  }
+
+  // The names must exist here and now: --check catches a typo before a restart does.
+  bool run_as() {
+    RunAs& r = config_.run_as;
+    if (r.user.empty()) return r.group.empty() || fail("/group", "needs \"user\": a group alone is not switched to");
+    if (auto e = resolve_run_as(r)) return fail(e->where, e->message);
+    return true;
   }
 
  private:
@@ -188,6 +204,7 @@ dns::ServerOptions Config::server_options() const {
   o.tcp_idle_timeout_ms = tcp.idle_timeout_ms;
   o.tcp_message_timeout_ms = tcp.message_timeout_ms;
   o.tcp_max_connections = tcp.max_connections;
+  o.drain_timeout_ms = stop_timeout_ms;
   return o;
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/privileges.h"
 #include "dns/answer_table.h"
 #include "dns/listen_socket.h"
 #include "dns/result.h"
@@ -65,6 +66,8 @@ struct Config {
   std::optional<std::uint64_t> debounce_ms;
   ControlConfig control;
   std::string geoip_database;               // "geoip": { "database" }, resolved like zone files; empty = none
+  RunAs run_as;                             // "user" / "group": who to become after binding (app/privileges.h)
+  std::uint64_t stop_timeout_ms = 5'000;    // "stop_timeout": how long TCP answers may take to flush on stop
 
   dns::ServerOptions server_options() const;
 };

@@ -102,16 +102,27 @@ int Daemon::run() {
   for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&control, s);
   pthread_sigmask(SIG_BLOCK, &control, nullptr);
 
+  notify_.status("loading " + config_path_);
   LoadResult first = load_everything(config_path_);
   log_outcome(first);
   if (!first.loaded) {
     for (const auto& e : first.errors) log_error("cannot start", {{"error", e.to_string()}});
+    notify_.status("cannot start: " + (first.errors.empty() ? std::string("unknown error") : first.errors.front().to_string()));
     return 1;
   }
   Loaded& l = *first.loaded;
+  // Still root: state_dir must be the user's before the saved state is read or the journal opened.
+  if (auto s = prepare_state_dir(l.config.state_dir, l.config.run_as); !s) {
+    Error e = s.error();
+    if (e.file.empty()) e.file = config_path_;
+    log_error("cannot start", {{"error", e.to_string()}});
+    notify_.status("cannot start: " + e.to_string());
+    return 1;
+  }
   auto server = dns::Server::create(l.config.server_options());
   if (!server) {
     log_error("cannot start", {{"error", server.error().to_string()}});
+    notify_.status("cannot start: " + server.error().to_string());
     return 1;
   }
   server_ = std::move(*server);
@@ -145,11 +156,19 @@ int Daemon::run() {
                                      {"probes", std::to_string(health_->prober_count())},
                                      {"datacenters", std::to_string(dcs)},
                                      {"gtm_records", std::to_string(records)}});
-  // Workers start with a table (and its GTM choices) in place; the sockets are bound already, so
-  // queries that arrived meanwhile wait in their buffers.
+  // Every socket (DNS and control API) is bound before the switch to "user", and the workers start
+  // after it, so no query is parsed as root. They start with a table (and its GTM choices) in
+  // place; queries that arrived meanwhile wait in the socket buffers.
+  const bool ok = start_control(l.config) && become_user(l.config);
   server_->start();
-  const bool control_ok = start_control(l.config);
-  if (!control_ok) stop(0);
+  if (!ok) {
+    stop(0);
+  } else {
+    std::vector<std::string> addrs;
+    for (const auto& b : server_->bound()) addrs.push_back(dns::format_address(b.sa()));
+    notify_.ready("serving " + std::to_string(l.zone_count) + " zones on " + join(addrs));
+    notify_.start_watchdog(&loop_);
+  }
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -162,7 +181,32 @@ int Daemon::run() {
   uv_loop_close(&loop_);
   server_.reset();  // workers are joined; frees every table
   log_info("stopped");
-  return control_ok ? 0 : 1;
+  return ok ? 0 : 1;
+}
+
+bool Daemon::become_user(const Config& config) {
+  const RunAs& r = config.run_as;
+  Result<DropPlan> plan = plan_drop(r);
+  if (plan && *plan == DropPlan::kSwitch) {
+    Result<void> dropped = drop_privileges(r);
+    if (dropped) {
+      std::string groups;
+      for (gid_t g : r.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+      log_info("privileges dropped", {{"user", r.user}, {"uid", std::to_string(r.uid)},
+                                      {"gid", std::to_string(r.gid)}, {"groups", groups}});
+      return true;
+    }
+    plan = dropped.error();
+  }
+  if (!plan) {
+    Error e = plan.error();
+    if (e.file.empty()) e.file = config_path_;
+    log_error("cannot switch to the configured user", {{"error", e.to_string()}});
+    notify_.status("cannot start: " + e.to_string());
+    return false;
+  }
+  if (*plan == DropPlan::kAlreadyThatUser) log_info("already running as the configured user", {{"user", r.user}});
+  return true;
 }
 
 void Daemon::open_audit(const Config& config) {
@@ -297,6 +341,7 @@ void Daemon::start_reload(const std::string& by, std::function<void(const Reload
   }
   reloading_ = true;
   reload_by_ = by;
+  notify_.reloading("reloading (" + by + ")");
   reload_started_ms_ = uv_hrtime() / 1'000'000;
   if (done) reload_waiters_.push_back(std::move(done));
   auto* job = new ReloadJob;
@@ -313,6 +358,8 @@ void Daemon::start_reload(const std::string& by, std::function<void(const Reload
 
 void Daemon::finish_reload(ReloadOutcome outcome) {
   last_reload_ = outcome;
+  notify_.ready(outcome.ok ? "serving; reloaded, config generation " + std::to_string(config_generation_)
+                           : "serving the previous configuration; reload failed: " + outcome.error);
   audit_->append(AuditEntry{outcome.at, "reload", config_path_, "", "generation " + std::to_string(
                                 outcome.ok ? config_generation_ - 1 : config_generation_),
                             outcome.ok ? "generation " + std::to_string(config_generation_) : "unchanged",
@@ -369,8 +416,18 @@ ReloadOutcome Daemon::apply_reload(LoadResult&& r) {
   if (l.config.listen_text != running_.listen_text) changed.push_back("listen");
   if (l.config.workers != running_.workers) changed.push_back("workers");
   if (!(l.config.tcp == running_.tcp)) changed.push_back("tcp");
+  if (l.config.stop_timeout_ms != running_.stop_timeout_ms) changed.push_back("stop_timeout");
+  if (l.config.control.listen != running_.control.listen || l.config.control.enabled != running_.control.enabled) {
+    changed.push_back("control");
+  }
+  if (l.config.run_as.user != running_.run_as.user || l.config.run_as.group != running_.run_as.group) {
+    changed.push_back("user");
+  }
   if (!changed.empty()) {
-    log_warn("restart needed to apply some changes; the rest is reloaded", {{"keys", join(changed)}});
+    // After the switch to "user", port 53 cannot be bound any more: new addresses need a restart,
+    // which binds them as root again. Until then the sockets we have keep serving.
+    log_warn("restart needed to apply some changes; the rest is reloaded",
+             {{"keys", join(changed)}, {"listen_kept", join(running_.listen_text)}});
   }
   apply_and_publish(l);
   zones_ = l.zone_count;
@@ -387,6 +444,8 @@ ReloadOutcome Daemon::apply_reload(LoadResult&& r) {
 void Daemon::stop(int signum) {
   if (stopping_) return;
   stopping_ = true;
+  notify_.stopping(signum == 0 ? "stopping: startup failed" : "stopping");
+  notify_.stop_watchdog();
   log_info("stopping", {{"signal", signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "none (startup failed)"}});
   if (control_) control_->stop();  // answers what is queued; no new request reaches the engines
   for (uv_signal_t* s : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);

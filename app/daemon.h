@@ -18,6 +18,7 @@
 #include "app/control_server.h"
 #include "app/health_history.h"
 #include "app/loader.h"
+#include "app/service.h"
 #include "app/state_saver.h"
 #include "dns/server.h"
 #include "health/engine.h"
@@ -52,6 +53,8 @@ class Daemon {
   bool start_control(const Config& config);
   void open_audit(const Config& config);
   void stop(int signum);
+  // After every socket is bound: becomes the configured "user"; false if that failed (exit).
+  bool become_user(const Config& config);
   void start_health();  // creates the health and GTM engines and the state saver on loop_
   // Applies a loaded configuration to the health and GTM engines and publishes `table` with the
   // GTM choices that configuration gives.
@@ -72,6 +75,7 @@ class Daemon {
   std::unique_ptr<HealthHistory> history_;  // for the status page; opened with the audit journal
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ControlApi> api_;
+  ServiceNotifier notify_;  // systemd's Type=notify protocol; does nothing outside systemd
   std::uint64_t config_generation_ = 1;  // bumped by every successful reload
   std::size_t zones_ = 0;
   std::optional<ReloadOutcome> last_reload_;

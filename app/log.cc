@@ -1,9 +1,15 @@
-// log.cc: logfmt-style formatting (quote values that need it) and the atomic line write.
+// log.cc: logfmt-style formatting (quote and escape values that need it), the journald priority
+// prefix, and the atomic line write.
 #include "app/log.h"
 
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
 
 namespace pharos::app {
 namespace {
@@ -18,12 +24,47 @@ const char* level_name(LogLevel l) {
   return "info";
 }
 
+// sd-daemon.h's syslog priorities, which journald reads off the start of each line.
+const char* priority(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return SD_DEBUG;
+    case LogLevel::kInfo: return SD_INFO;
+    case LogLevel::kWarn: return SD_WARNING;
+    case LogLevel::kError: return SD_ERR;
+  }
+  return SD_INFO;
+}
+
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || u < 0x20 || u == 0x7f) return true;
   }
   return false;
+}
+
+// Inside quotes: escapes for the quote, the backslash and every control character, so a value
+// can never end the line or the quoted string early.
+void append_escaped(std::string& out, std::string_view v) {
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; continue;
+      case '\\': out += "\\\\"; continue;
+      case '\n': out += "\\n"; continue;
+      case '\r': out += "\\r"; continue;
+      case '\t': out += "\\t"; continue;
+      default: break;
+    }
+    if (u < 0x20 || u == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
 }
 
 void append_value(std::string& out, std::string_view v) {
@@ -32,33 +73,39 @@ void append_value(std::string& out, std::string_view v) {
     return;
   }
   out += '"';
-  for (char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  append_escaped(out, v);
   out += '"';
+}
+
+// Decided once: stderr does not change under a running daemon.
+bool stderr_is_journal() {
+  static const bool journal = is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO);
+  return journal;
 }
 
 }  // namespace
 
-std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  std::string line = "level=";
+bool is_journal_stream(const char* journal_stream, int fd) {
+  if (journal_stream == nullptr) return false;
+  std::uintmax_t dev = 0, ino = 0;
+  char tail = 0;
+  if (std::sscanf(journal_stream, "%" SCNuMAX ":%" SCNuMAX "%c", &dev, &ino, &tail) != 2) return false;
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return false;
+  return static_cast<std::uintmax_t>(st.st_dev) == dev && static_cast<std::uintmax_t>(st.st_ino) == ino;
+}
+
+std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields,
+                            bool journal) {
+  // No timestamp either way: journald stamps each line itself, and so do the collectors that
+  // read stderr elsewhere.
+  std::string line = journal ? priority(level) : "";
+  line += "level=";
   line += level_name(level);
   line += " msg=";
   // msg is always quoted so that readers can rely on the shape.
   line += '"';
-  for (char c : msg) {
-    if (c == '"' || c == '\\') line += '\\';
-    line += c == '\n' ? ' ' : c;
-  }
+  append_escaped(line, msg);
   line += '"';
   for (const auto& [key, value] : fields) {
     line += ' ';
@@ -71,7 +118,7 @@ std::string format_log_line(LogLevel level, std::string_view msg, std::initializ
 }
 
 void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  const std::string line = format_log_line(level, msg, fields);
+  const std::string line = format_log_line(level, msg, fields, stderr_is_journal());
   std::size_t off = 0;
   while (off < line.size()) {
     const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);

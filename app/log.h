@@ -1,5 +1,8 @@
 // log.h: pharosd's log: one line per event on stderr, `level=info msg="..." key=value`, written with
-// a single write(2) so lines from different threads never interleave.
+// a single write(2) so lines from different threads never interleave. Every value that needs it is
+// quoted and escaped (\", \\, \n, \r, \t, \xNN), so one event is always exactly one line.
+// When stderr is the systemd journal (JOURNAL_STREAM names stderr's device and inode), each line
+// starts with its syslog priority, `<6>level=info ...`, which journald strips and records.
 //
 //   log_info("listening udp 127.0.0.1:5353", {{"proto", "udp"}, {"addr", "127.0.0.1:5353"}});
 #pragma once
@@ -16,8 +19,11 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 using LogField = std::pair<std::string_view, std::string>;
 
 void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
-// Formats one line without writing it (tests).
-std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields);
+// Formats one line without writing it (tests); `journal` adds the `<N>` priority prefix.
+std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields,
+                            bool journal = false);
+// True when `journal_stream` (JOURNAL_STREAM's "device:inode") names the file `fd` is open on.
+bool is_journal_stream(const char* journal_stream, int fd);
 
 inline void log_info(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kInfo, msg, f); }
 inline void log_warn(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kWarn, msg, f); }

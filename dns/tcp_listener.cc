@@ -2,8 +2,11 @@
 // with backpressure, half-close, timeouts and the per-worker connection cap for DNS over TCP.
 #include "dns/tcp_listener.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 
 #include "dns/wire.h"
@@ -360,17 +363,36 @@ void TcpListener::shutdown() {
       static_cast<TcpListener*>(h->data)->sweep_closed_ = true;
     });
   }
-  // Flush what is owed, read nothing more. Take `next` first: maybe_finish may unlink `c`.
+  // Answer every whole query the client sent before the stop, then close. Take `next` first:
+  // finishing may unlink `c`.
   for (ListHook* h = idle_.next; h != &idle_;) {
     ListHook* next = h->next;
-    TcpConnection& c = *h->owner;
-    c.draining = true;
-    stop_reading(c);
-    c.partial_hook.unlink();
-    c.in.clear();
-    maybe_finish(c);
+    drain_for_stop(*h->owner);
     h = next;
   }
+}
+
+// A client that pipelined queries must not lose the ones it had already sent when the stop came,
+// wherever they are: held back in c.in by backpressure, or still in the socket's receive buffer
+// (taken with one non-blocking read, bounded by the shared buffer). Only a trailing partial query
+// is dropped; reading stops for good.
+void TcpListener::drain_for_stop(TcpConnection& c) {
+  if (c.closing) return;
+  stop_reading(c);
+  uv_os_fd_t fd = -1;
+  if (!c.eof && !c.draining && uv_fileno(reinterpret_cast<uv_handle_t*>(&c.handle), &fd) == 0) {
+    ssize_t n;
+    do {
+      n = ::recv(fd, read_buf_.get(), kReadBufSize, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) c.in.insert(c.in.end(), read_buf_.get(), read_buf_.get() + n);
+    if (n == 0) c.eof = true;
+  }
+  c.draining = true;
+  c.partial_hook.unlink();
+  // Whole frames at the front are answered as output drains (resume); a partial one never will be.
+  if (!has_complete_frame(c.in)) c.in.clear();
+  resume(c);
 }
 
 void TcpListener::close_all() {

@@ -13,6 +13,9 @@
 //  - Backpressure: when a connection's unsent answers exceed max_unsent, we stop reading it (and
 //    stop answering its already-read queries) until the client reads.
 //  - Half-close: queries already read are answered and flushed, then the socket is closed.
+//  - Stop: listeners close at once; whole queries a client already sent (held back or still in
+//    the receive buffer) are answered and flushed, then the connection closes (bounded by the
+//    worker's drain timeout).
 //  - A query the responder drops (QR=1, a FORMERR loop) ends the connection the same way.
 // Timeouts are enforced by one sweep timer per worker walking two lists kept in deadline order,
 // so a connection costs no timer handle and no timer re-arm per query.
@@ -73,8 +76,8 @@ class TcpListener {
 
   // Takes a bound socket, listens on it and accepts into this worker. Returns 0 or a libuv error.
   int add_listener(Fd&& fd);
-  // Graceful stop: no new connections, no more reading; connections close once their answers
-  // are flushed.
+  // Graceful stop: no new connections; every whole query a connection already sent is answered,
+  // then it closes once its answers are flushed.
   void shutdown();
   // Forced stop: closes every connection now.
   void close_all();
@@ -105,6 +108,7 @@ class TcpListener {
   void resume(TcpConnection& c);
   void on_eof(TcpConnection& c);
   void maybe_finish(TcpConnection& c);
+  void drain_for_stop(TcpConnection& c);
   void touch(TcpConnection& c, std::uint64_t now_ms);
   void close(TcpConnection& c);
   void start_reading(TcpConnection& c);

@@ -48,7 +48,24 @@ class TempDir {
   std::string path_;
 };
 
-inline pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+// `env`: "NAME=value" entries added to (or replacing) this process's environment for the child.
+inline pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd,
+                   const std::vector<std::string>& env = {}) {
+  // Built before fork: the child of a threaded process may only make async-signal-safe calls.
+  std::vector<std::string> env_text = env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const auto& x : env) replaced = replaced || x.rfind(name, 0) == 0;
+    if (!replaced) env_text.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid != 0) return pid;
@@ -56,10 +73,7 @@ inline pid_t spawn(const std::vector<std::string>& args, int out_fd, int err_fd)
   if (getppid() != parent) _exit(126);
   dup2(out_fd, STDOUT_FILENO);
   dup2(err_fd, STDERR_FILENO);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  execv(PHAROSD_PATH, argv.data());
+  execve(PHAROSD_PATH, argv.data(), envp.data());
   _exit(127);
 }
 
@@ -109,11 +123,11 @@ inline RunResult run_pharosd(const std::vector<std::string>& args) {
 // A running daemon whose log is collected by a reader thread.
 class Daemon {
  public:
-  explicit Daemon(const std::string& config) {
+  explicit Daemon(const std::string& config, const std::vector<std::string>& env = {}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return;
     const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    pid_ = spawn({"pharosd", "-c", config}, devnull, fds[1]);
+    pid_ = spawn({"pharosd", "-c", config}, devnull, fds[1], env);
     close(devnull);
     close(fds[1]);
     reader_ = std::thread([this, fd = fds[0]] {
@@ -164,6 +178,7 @@ class Daemon {
     return static_cast<std::uint16_t>(std::stoi(m[1].str()));
   }
   void signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   // The exit code, or -1 if it did not exit within the timeout (or died of a signal).
   int wait_exit(int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
