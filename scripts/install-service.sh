@@ -37,7 +37,8 @@ install -d "$destdir/etc/sysusers.d"
 install -m 0644 dist/pharos.sysusers "$destdir/etc/sysusers.d/pharos.conf"
 if command -v systemd-sysusers >/dev/null; then
   if [ -n "$destdir" ]; then
-    systemd-sysusers --root="$destdir" - < dist/pharos.sysusers
+    systemd-sysusers --root="$destdir" - < dist/pharos.sysusers ||
+      say "systemd-sysusers could not create the user in $destdir: the package's postinst must"
   else
     systemd-sysusers /etc/sysusers.d/pharos.conf
   fi

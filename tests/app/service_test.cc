@@ -536,7 +536,34 @@ TEST(ServiceLog, DaemonPrefixesLinesWhenStderrIsTheJournal) {
   EXPECT_GT(lines, 3);
 }
 
-// ---- the unit file ----
+// ---- the unit file and the install script ----
+
+// Runs a program to completion (bounded), stdout and stderr together in `out`.
+RunResult run_tool(const std::vector<std::string>& args) {
+  RunResult res;
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return res;
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(out[1], STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[4096];
+  for (ssize_t n; wait_readable(out[0], 60'000) && (n = read(out[0], buf, sizeof buf)) > 0;) {
+    res.out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return res;
+}
 
 TEST(ServiceUnit, SystemdAnalyzeVerifiesTheUnit) {
   if (access("/usr/bin/systemd-analyze", X_OK) != 0) GTEST_SKIP() << "systemd-analyze is not installed here";
@@ -547,26 +574,7 @@ TEST(ServiceUnit, SystemdAnalyzeVerifiesTheUnit) {
   ASSERT_NE(unit.find("ExecStart=/usr/local/sbin/pharosd -c /etc/pharos/pharos.json"), std::string::npos);
   unit = std::regex_replace(unit, std::regex("/usr/local/sbin/pharosd"), PHAROSD_PATH);
   d.write("pharosd.service", unit);
-  const RunResult r = [&] {
-    int out[2];
-    RunResult res;
-    if (pipe2(out, O_CLOEXEC) != 0) return res;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      dup2(out[1], STDERR_FILENO);
-      execl("/usr/bin/systemd-analyze", "systemd-analyze", "verify", d.file("pharosd.service").c_str(), nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    char buf[4096];
-    for (ssize_t n; wait_readable(out[0], 30'000) && (n = read(out[0], buf, sizeof buf)) > 0;) res.out.append(buf, static_cast<std::size_t>(n));
-    close(out[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return res;
-  }();
+  const RunResult r = run_tool({"/usr/bin/systemd-analyze", "verify", d.file("pharosd.service")});
   EXPECT_EQ(r.exit_code, 0) << r.out;
   // Unknown keys and bad values are only warnings for systemd: none may mention our unit.
   EXPECT_EQ(r.out.find("pharosd.service"), std::string::npos) << r.out;
@@ -574,5 +582,46 @@ TEST(ServiceUnit, SystemdAnalyzeVerifiesTheUnit) {
   EXPECT_NE(unit.find("WatchdogSec="), std::string::npos);
 }
 
+// The script staged into a directory: every file where the unit and docs say, the example
+// configuration valid as installed (with a user this host has in place of pharos).
+TEST(ServiceInstall, StagesEveryFileAndTheExampleConfigurationChecks) {
+  TempDir d;
+  const std::string build = fs::path(PHAROSD_PATH).parent_path().parent_path().string();
+  const RunResult r = run_tool({"/bin/bash", std::string(PHAROS_SOURCE_DIR) + "/scripts/install-service.sh",
+                                "--destdir", d.file("root"), "--build-dir", build});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string root = d.file("root");
+  for (const char* f : {"/usr/local/sbin/pharosd", "/usr/local/bin/pharosctl"}) {
+    EXPECT_EQ(access((root + f).c_str(), X_OK), 0) << f;
+  }
+  for (const char* f : {"/etc/systemd/system/pharosd.service", "/etc/sysusers.d/pharos.conf", "/etc/tmpfiles.d/pharos.conf",
+                        "/etc/pharos/pharos.json", "/etc/pharos/tokens.json", "/etc/pharos/gtm.json",
+                        "/etc/pharos/zones/example.com.zone", "/usr/local/share/doc/pharos/operations.md"}) {
+    EXPECT_TRUE(fs::is_regular_file(root + f)) << f;
+  }
+  struct stat st {};
+  ASSERT_EQ(stat((root + "/etc/pharos/pharos.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  ASSERT_EQ(stat((root + "/var/lib/pharos").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
+  if (access("/usr/bin/systemd-sysusers", X_OK) == 0 || access("/bin/systemd-sysusers", X_OK) == 0) {
+    EXPECT_NE(read_file(root + "/etc/passwd").find("pharos:x:"), std::string::npos);
+  }
+
+  // The example configuration is valid; "pharos" exists only inside the staged root.
+  std::string config = read_file(root + "/etc/pharos/pharos.json");
+  ASSERT_NE(config.find(R"("user": "pharos")"), std::string::npos) << config;
+  d.write("root/etc/pharos/pharos.json", std::regex_replace(config, std::regex(R"("user": "pharos")"), R"("user": "nobody")"));
+  const RunResult check = run_pharosd({"--check", "-c", root + "/etc/pharos/pharos.json"});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+
+  // Installing again keeps the operator's configuration.
+  d.write("root/etc/pharos/pharos.json", "{ \"edited\": true }");
+  ASSERT_EQ(run_tool({"/bin/bash", std::string(PHAROS_SOURCE_DIR) + "/scripts/install-service.sh", "--destdir",
+                      root, "--build-dir", build}).exit_code, 0);
+  EXPECT_EQ(read_file(root + "/etc/pharos/pharos.json"), "{ \"edited\": true }");
+}
+
 }  // namespace
 }  // namespace pharos::test
+
