@@ -172,6 +172,7 @@ int Daemon::run() {
   pthread_sigmask(SIG_UNBLOCK, &control, nullptr);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  config_api_.reset();
   api_.reset();
   control_.reset();
   saver_.reset();
@@ -241,6 +242,14 @@ bool Daemon::start_control(const Config& config) {
   };
   api_ = std::make_unique<ControlApi>(std::move(c));
   api_->install(*control_);
+  ConfigApiContext cc;
+  cc.config_path = config_path_;
+  cc.config_generation = &config_generation_;
+  cc.change = [this](ChangeBatch&& batch, const std::string& by, std::function<void(const ChangeOutcome&)> done) {
+    start_change(std::move(batch), by, std::move(done));
+  };
+  config_api_ = std::make_unique<ConfigApi>(std::move(cc));
+  config_api_->install(*control_);
   if (auto s = control_->start(); !s) {
     log_error("cannot start the control API", {{"error", s.error().to_string()}});
     return false;
@@ -385,16 +394,23 @@ void Daemon::reload_done(uv_work_t* req, int /*status*/) {
     self->reload_waiters_.clear();
     self->next_waiters_.clear();
     for (auto& w : waiters) w(ReloadOutcome{0, std::chrono::system_clock::now(), false, "pharosd is stopping", 0});
+    self->fail_changes("pharosd is stopping");
     return;
   }
   self->finish_reload(self->apply_reload(std::move(job->result)));
-  if (self->reload_again_) {
-    self->reload_again_ = false;
-    auto waiters = std::move(self->next_waiters_);
-    self->next_waiters_.clear();
-    self->start_reload(self->reload_by_);
-    for (auto& w : waiters) self->reload_waiters_.push_back(std::move(w));
+  self->after_load();
+}
+
+void Daemon::after_load() {
+  if (!reload_again_) {
+    run_next_change();
+    return;
   }
+  reload_again_ = false;
+  auto waiters = std::move(next_waiters_);
+  next_waiters_.clear();
+  start_reload(reload_by_.empty() ? "SIGHUP" : reload_by_);
+  for (auto& w : waiters) reload_waiters_.push_back(std::move(w));
 }
 
 ReloadOutcome Daemon::apply_reload(LoadResult&& r) {

@@ -9,11 +9,14 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 
 #include "app/audit.h"
 #include "app/config.h"
+#include "app/config_api.h"
+#include "app/config_change.h"
 #include "app/control_api.h"
 #include "app/control_server.h"
 #include "app/health_history.h"
@@ -44,11 +47,28 @@ class Daemon {
   static void on_reclaim(uv_timer_t* t);
   static void reload_work(uv_work_t* req);
   static void reload_done(uv_work_t* req, int status);
+  struct ChangeJob;
+  struct PendingChange {
+    ChangeBatch batch;
+    std::string by;
+    std::function<void(const ChangeOutcome&)> done;
+  };
+  static void change_work(uv_work_t* req);
+  static void change_done(uv_work_t* req, int status);
 
   // `by` says who asked ("SIGHUP", a token's name); `done` (optional) runs when it has finished.
   void start_reload(const std::string& by, std::function<void(const ReloadOutcome&)> done = {});
   ReloadOutcome apply_reload(LoadResult&& result);
   void finish_reload(ReloadOutcome outcome);
+  // A config change (app/config_change.h) runs like a reload and never beside one: it waits for
+  // the running reload or change, is checked against `if_generation` when its turn comes, is
+  // prepared and written on the thread pool, and applied through apply_reload.
+  void start_change(ChangeBatch&& batch, const std::string& by, std::function<void(const ChangeOutcome&)> done);
+  void run_next_change();
+  void apply_change(PreparedChange&& change, const std::string& by, ChangeOutcome& out);
+  void fail_changes(const std::string& why);
+  // After a reload or a change: the reload asked for meanwhile, else the next change.
+  void after_load();
   // The control API, when configured: false if it cannot start (the daemon then exits).
   bool start_control(const Config& config);
   void open_audit(const Config& config);
@@ -76,6 +96,8 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ControlApi> api_;
   ServiceNotifier notify_;  // systemd's Type=notify protocol; does nothing outside systemd
+  std::unique_ptr<ConfigApi> config_api_;
+  std::deque<PendingChange> changes_;     // waiting for the running reload or change
   std::uint64_t config_generation_ = 1;  // bumped by every successful reload
   std::size_t zones_ = 0;
   std::optional<ReloadOutcome> last_reload_;
@@ -89,7 +111,7 @@ class Daemon {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_timer_t reclaim_timer_{};
-  bool reloading_ = false;
+  bool reloading_ = false;      // a reload or a config change is loading
   bool reload_again_ = false;   // SIGHUP arrived during a reload: run one more afterwards
   bool stopping_ = false;
 };

@@ -12,7 +12,7 @@
 
 namespace pharos::app {
 
-LoadResult load_everything(const std::string& config_path) {
+LoadResult load_everything(const std::string& config_path, const scenario::FileTexts* scenario_texts) {
   LoadResult r;
   Result<Config> config = load_config(config_path);
   if (!config) {
@@ -31,7 +31,7 @@ LoadResult load_everything(const std::string& config_path) {
     serials.push_back(z.name + "=" + std::to_string(data->soa_serial));
     zones.push_back(std::move(*data));
   }
-  Result<scenario::ScenarioConfig> scenarios = scenario::load_scenario_files(config->scenarios);
+  Result<scenario::ScenarioConfig> scenarios = scenario::load_scenario_files(config->scenarios, scenario_texts);
   if (!scenarios) r.errors.push_back(scenarios.error());
   if (!r.errors.empty()) return r;
 

@@ -37,7 +37,9 @@ struct LoadResult {
 };
 
 // All or nothing: any error leaves `loaded` empty. Every zone is tried so that one run reports
-// every broken file.
-LoadResult load_everything(const std::string& config_path);
+// every broken file. `scenario_texts` (optional) replaces the contents of some scenario files,
+// keyed by their path as resolved in the config: a config change is checked by this very load
+// before anything is written.
+LoadResult load_everything(const std::string& config_path, const scenario::FileTexts* scenario_texts = nullptr);
 
 }  // namespace pharos::app

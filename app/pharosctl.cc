@@ -2,14 +2,18 @@
 // tables by default, the server's JSON as is with --json. Exit codes: 0 ok, 1 the server said no,
 // 2 usage (including an unreadable token file), 3 the daemon cannot be reached.
 #include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -195,6 +199,83 @@ void show_action(const Value& d) {
   print_fields(d);
 }
 
+// ---- Configuration (GET /v1/config/...) ----
+
+std::string pretty(const Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(sb);
+  w.SetIndent(' ', 2);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+// One object: where it is, then the object as in the file.
+void show_config_object(const Value& d) {
+  for (const char* k : {"kind", "id", "file", "pointer", "config_generation"})
+    if (const Value* f = at(d, {k})) std::cout << k << ": " << text(*f) << '\n';
+  if (const Value* v = at(d, {"value"})) std::cout << pretty(*v) << '\n';
+}
+
+void show_config_list(const Value& d) {
+  print_table({col("ID", {"id"}), col("FILE", {"file"}), col("POINTER", {"pointer"}),
+               {"VALUE", [](const Value& v) {
+                  const Value* value = at(v, {"value"});
+                  std::string s = value != nullptr ? compact(*value) : "-";
+                  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+                }}},
+              rows_of(d, "items"));
+  if (const Value* g = at(d, {"config_generation"})) std::cout << "config generation: " << text(*g) << '\n';
+}
+
+void show_config_changes(const Value& d) {
+  print_table({col("OP", {"op"}), col("KIND", {"kind"}), col("ID", {"id"}), col("FILE", {"file"}), col("POINTER", {"pointer"})},
+              rows_of(d, "changes"));
+  if (const Value* g = at(d, {"config_generation"})) std::cout << "config generation: " << text(*g) << '\n';
+}
+
+// "datacenter", "dcs", "records", ... -> the API's path segment.
+std::string config_section(const std::string& kind) {
+  for (const auto& [names, section] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"datacenter", "datacenters", "dc", "dcs"}, "datacenters"},
+           {{"check", "checks"}, "checks"},
+           {{"scenario", "scenarios"}, "scenarios"},
+           {{"region", "regions"}, "regions"},
+           {{"record", "records"}, "records"}})
+    for (const auto& n : names)
+      if (kind == n) return section;
+  return "";
+}
+
+// The path of one object; a record's ID is "NAME/TYPE" ("www.example.com./A").
+std::string config_path(const std::string& section, const std::string& id) {
+  if (section != "records") return "/v1/config/" + section + "/" + url_encode(id);
+  const auto slash = id.rfind('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == id.size())
+    throw CLI::ValidationError("ID", "a record is named NAME/TYPE, such as www.example.com./A");
+  return "/v1/config/records/" + url_encode(id.substr(0, slash)) + "/" + url_encode(id.substr(slash + 1));
+}
+
+// A JSON file ("-" for stdin), checked here so that a typo is a usage error with its line.
+std::string read_json_arg(const std::string& path) {
+  std::string body;
+  if (path == "-") {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CLI::ValidationError(path, "cannot read the file");
+    body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  if (d.HasParseError()) {
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < d.GetErrorOffset() && i < body.size(); ++i) line += body[i] == '\n';
+    throw CLI::ValidationError(path == "-" ? "stdin" : path,
+                               "invalid JSON at line " + std::to_string(line) + ": " + rapidjson::GetParseError_En(d.GetParseError()));
+  }
+  return body;
+}
+
 // ---- Calls ----
 
 struct Call {
@@ -346,6 +427,46 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("reload", "reload the configuration (all or nothing)")->callback([&] {
     call = {"POST", "/v1/reload", "", show_action};
+  });
+
+  std::string kind, id, object_file = "-", into, changes_file, if_generation;
+  auto* config = app.add_subcommand("config", "read and change DCs, checks, scenarios, regions and records");
+  config->require_subcommand(1);
+  const auto kinds = CLI::IsMember({"datacenter", "datacenters", "dc", "dcs", "check", "checks", "scenario",
+                                    "scenarios", "region", "regions", "record", "records"});
+  const auto generation_query = [&] { return if_generation.empty() ? std::string() : "?if_generation=" + if_generation; };
+  auto* get = config->add_subcommand("get", "objects of a kind as the scenario files hold them, or one of them");
+  get->add_option("KIND", kind, "datacenter, check, scenario, region or record")->required()->check(kinds);
+  get->add_option("ID", id, "its name; a record's is NAME/TYPE");
+  get->callback([&] {
+    const std::string section = config_section(kind);
+    call = id.empty() ? Call{"GET", "/v1/config/" + section, "", show_config_list}
+                      : Call{"GET", config_path(section, id), "", show_config_object};
+  });
+  auto* set = config->add_subcommand("set", "insert or replace one object (JSON as in the scenario file)");
+  set->add_option("KIND", kind, "datacenter, check, scenario, region or record")->required()->check(kinds);
+  set->add_option("ID", id, "its name; a record's is NAME/TYPE")->required();
+  set->add_option("--file", object_file, "the object's JSON; \"-\" (the default) reads stdin");
+  set->add_option("--into", into, "a new object goes into this scenario file (default: the first one)");
+  set->add_option("--if-generation", if_generation, "apply only at this config generation")->check(CLI::NonNegativeNumber);
+  set->callback([&] {
+    std::string body = "{\"value\":" + read_json_arg(object_file);
+    if (!into.empty()) body += ",\"file\":" + json_string(into);
+    body += "}";
+    call = {"PUT", config_path(config_section(kind), id) + generation_query(), body, show_config_changes};
+  });
+  auto* del = config->add_subcommand("delete", "delete one object");
+  del->add_option("KIND", kind, "datacenter, check, scenario, region or record")->required()->check(kinds);
+  del->add_option("ID", id, "its name; a record's is NAME/TYPE")->required();
+  del->add_option("--if-generation", if_generation, "apply only at this config generation")->check(CLI::NonNegativeNumber);
+  del->callback([&] {
+    call = {"DELETE", config_path(config_section(kind), id) + generation_query(), "", show_config_changes};
+  });
+  auto* apply = config->add_subcommand("apply", "apply a batch of operations, all or nothing (docs/api.md)");
+  apply->add_option("FILE", changes_file, "{\"changes\": [...]}; \"-\" reads stdin")->required();
+  apply->add_option("--if-generation", if_generation, "apply only at this config generation")->check(CLI::NonNegativeNumber);
+  apply->callback([&] {
+    call = {"POST", "/v1/config/changes" + generation_query(), read_json_arg(changes_file), show_config_changes};
   });
 
   try {

@@ -31,6 +31,12 @@ Result<ScenarioConfig> parse_one(std::string_view text, const std::string& path)
   return out;
 }
 
+Result<std::string> text_of(const std::string& path, const FileTexts* texts) {
+  if (texts != nullptr)
+    if (auto it = texts->find(path); it != texts->end()) return it->second;
+  return read_text_file(path);
+}
+
 }  // namespace
 
 Result<ScenarioConfig> parse_scenario_text(std::string_view text, const std::string& path) {
@@ -43,12 +49,12 @@ Result<ScenarioConfig> parse_scenario_text(std::string_view text, const std::str
   return one;
 }
 
-Result<ScenarioConfig> load_scenario_files(const std::vector<std::string>& paths) {
+Result<ScenarioConfig> load_scenario_files(const std::vector<std::string>& paths, const FileTexts* texts) {
   ScenarioConfig all;
   std::map<std::string, std::string> dc_file, check_file;  // name -> file that defined it
   GtmSources sources;
   for (const auto& path : paths) {
-    Result<std::string> text = read_text_file(path);
+    Result<std::string> text = text_of(path, texts);
     if (!text) return text.error();
     Result<ScenarioConfig> one = parse_one(*text, path);
     if (!one) return one.error();

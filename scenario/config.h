@@ -7,6 +7,7 @@
 //   engine.apply(c->health);
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,10 @@ struct ScenarioConfig {
 // Reads every file; names (DCs, checks, scenarios, regions, record name+type) must be unique
 // across them, and references (scenario terms, chain DCs and scenarios, drCond, geo regions) are
 // checked once all are read, so a record may use a DC of another file. Any error fails the load.
-Result<ScenarioConfig> load_scenario_files(const std::vector<std::string>& paths);
+// `texts` (optional) holds the contents to use instead of reading some of the paths: a config
+// change is validated by this same load before its files are written (app/config_change.h).
+using FileTexts = std::map<std::string, std::string>;
+Result<ScenarioConfig> load_scenario_files(const std::vector<std::string>& paths, const FileTexts* texts = nullptr);
 
 // One file's text (tests, fuzzing), its references checked as if it were the only file.
 // Relative paths inside it start at `path`'s directory.
