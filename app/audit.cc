@@ -123,23 +123,50 @@ void AuditJournal::rotate() {
   if (fd_ < 0) write_error_ = "cannot reopen " + path_ + ": " + std::strerror(errno);
 }
 
+void AuditJournal::write_lines(const std::string& lines) {
+  if (fd_ < 0 || lines.empty()) return;
+  if (file_bytes_ + lines.size() > max_bytes_ && file_bytes_ > 0) rotate();
+  if (fd_ < 0) return;
+  std::size_t off = 0;
+  while (off < lines.size()) {
+    const ssize_t n = ::write(fd_, lines.data() + off, lines.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      write_error_ = "cannot write " + path_ + ": " + (n < 0 ? std::strerror(errno) : "short write");
+      return;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  file_bytes_ += lines.size();
+  write_error_.reset();
+}
+
+void AuditJournal::remember(AuditEntry&& entry) {
+  recent_.push_back(std::move(entry));
+  while (recent_.size() > keep_recent_) recent_.pop_front();
+}
+
 void AuditJournal::append(AuditEntry entry) {
   if (fd_ >= 0) {
     std::string line = to_json(entry);
     line += '\n';
-    if (file_bytes_ + line.size() > max_bytes_ && file_bytes_ > 0) rotate();
-    if (fd_ >= 0) {
-      const ssize_t n = ::write(fd_, line.data(), line.size());
-      if (n == static_cast<ssize_t>(line.size())) {
-        file_bytes_ += line.size();
-        write_error_.reset();
-      } else {
-        write_error_ = "cannot write " + path_ + ": " + (n < 0 ? std::strerror(errno) : "short write");
-      }
-    }
+    write_lines(line);
   }
-  recent_.push_back(std::move(entry));
-  while (recent_.size() > keep_recent_) recent_.pop_front();
+  remember(std::move(entry));
+}
+
+void AuditJournal::append(std::vector<AuditEntry> entries) {
+  if (fd_ >= 0) {
+    std::string lines;
+    for (const auto& e : entries) {
+      lines += to_json(e);
+      lines += '\n';
+    }
+    write_lines(lines);
+  }
+  // Only the newest keep_recent_ stay in memory.
+  const std::size_t skip = entries.size() > keep_recent_ ? entries.size() - keep_recent_ : 0;
+  for (std::size_t i = skip; i < entries.size(); ++i) remember(std::move(entries[i]));
 }
 
 std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {

@@ -50,6 +50,9 @@ class AuditJournal {
   // Appends one entry: to memory, and to the file with a single write(2). A failed write is
   // reported once (`write_error()`), then retried with the next entry.
   void append(AuditEntry entry);
+  // Appends several entries (one selection round) with a single write(2): the same lines as
+  // append() of each in turn.
+  void append(std::vector<AuditEntry> entries);
   // The newest `limit` entries, oldest first.
   std::vector<AuditEntry> recent(std::size_t limit) const;
   std::size_t size() const { return recent_.size(); }
@@ -61,6 +64,8 @@ class AuditJournal {
 
  private:
   void rotate();
+  void write_lines(const std::string& lines);
+  void remember(AuditEntry&& entry);
 
   std::string path_;
   std::size_t max_bytes_;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "app/answers.h"
 #include "app/log.h"
 #include "dns/listen_socket.h"
 
@@ -263,11 +264,8 @@ void Daemon::start_health() {
   health_ = std::make_unique<health::HealthEngine>(&loop_, *probes_);
   gtm_ = std::make_unique<scenario::GtmEngine>(
       &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { server_->publish_choices(std::move(c)); });
-  gtm_->on_audit([this](const scenario::AnswerChange& c) {
-    log_info("answer changed", {{"record", c.record}, {"region", c.region.empty() ? "-" : c.region},
-                                {"from", c.from}, {"to", c.to}, {"reason", c.reason}});
-    audit_->append(AuditEntry{c.at, "answer", c.record, c.region, c.from, c.to, c.reason, "pipeline"});
-  });
+  // Called after the publish, once per selection round: one log write, one journal write.
+  gtm_->on_audit([this](const std::vector<scenario::AnswerChange>& c) { record_answer_changes(c, audit_.get()); });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { history_->record(c); });
   health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
@@ -297,7 +295,7 @@ void Daemon::apply_first(Loaded& l) {
   } else if (l.config.startup_policy == StartupPolicy::kAssumeUp) {
     health_->assume_up();
   }
-  auto choices = gtm_->apply(l.scenarios.gtm, l.table->region_count(), health_->state());
+  auto choices = gtm_->apply(std::move(l.scenarios.gtm), l.table->region_count(), health_->state());
   delete l.table->exchange_choices(choices.release());  // not yet published: no reader holds it
   server_->publish(std::move(l.table));
   if (saved) {
@@ -314,7 +312,7 @@ void Daemon::apply_first(Loaded& l) {
 
 void Daemon::apply_and_publish(Loaded& l) {
   health_->apply(l.scenarios.health);  // unchanged checks keep their state; removed ones stop
-  auto choices = gtm_->apply(l.scenarios.gtm, l.table->region_count(), health_->state());
+  auto choices = gtm_->apply(std::move(l.scenarios.gtm), l.table->region_count(), health_->state());
   delete l.table->exchange_choices(choices.release());  // not yet published: no reader holds it
   server_->publish(std::move(l.table));
   saver_->set_dir(l.config.state_dir);  // a reload may move or turn off persistence

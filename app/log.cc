@@ -95,11 +95,13 @@ bool is_journal_stream(const char* journal_stream, int fd) {
   return static_cast<std::uintmax_t>(st.st_dev) == dev && static_cast<std::uintmax_t>(st.st_ino) == ino;
 }
 
-std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields,
-                            bool journal) {
+namespace {
+
+template <class Fields>
+void append_line(std::string& line, LogLevel level, std::string_view msg, const Fields& fields, bool journal) {
   // No timestamp either way: journald stamps each line itself, and so do the collectors that
   // read stderr elsewhere.
-  std::string line = journal ? priority(level) : "";
+  if (journal) line += priority(level);
   line += "level=";
   line += level_name(level);
   line += " msg=";
@@ -114,11 +116,22 @@ std::string format_log_line(LogLevel level, std::string_view msg, std::initializ
     append_value(line, value);
   }
   line += '\n';
+}
+
+}  // namespace
+
+std::string format_log_line(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields,
+                            bool journal) {
+  std::string line;
+  append_line(line, level, msg, fields, journal);
   return line;
 }
 
-void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  const std::string line = format_log_line(level, msg, fields, stderr_is_journal());
+void append_log_line(std::string& out, LogLevel level, std::string_view msg, std::initializer_list<LogView> fields) {
+  append_line(out, level, msg, fields, stderr_is_journal());
+}
+
+void write_log(std::string_view line) {
   std::size_t off = 0;
   while (off < line.size()) {
     const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
@@ -126,6 +139,10 @@ void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogFi
     if (n <= 0) return;
     off += static_cast<std::size_t>(n);
   }
+}
+
+void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  write_log(format_log_line(level, msg, fields, stderr_is_journal()));
 }
 
 }  // namespace pharos::app

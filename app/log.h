@@ -25,6 +25,13 @@ std::string format_log_line(LogLevel level, std::string_view msg, std::initializ
 // True when `journal_stream` (JOURNAL_STREAM's "device:inode") names the file `fd` is open on.
 bool is_journal_stream(const char* journal_stream, int fd);
 
+// A batch of lines, written at once: append_log_line() each (the same line log_event() would
+// write), then write_log() the buffer with one write(2) unless the kernel takes less. For bursts
+// such as thousands of answer changes.
+using LogView = std::pair<std::string_view, std::string_view>;
+void append_log_line(std::string& out, LogLevel level, std::string_view msg, std::initializer_list<LogView> fields);
+void write_log(std::string_view lines);
+
 inline void log_info(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kInfo, msg, f); }
 inline void log_warn(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kWarn, msg, f); }
 inline void log_error(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kError, msg, f); }

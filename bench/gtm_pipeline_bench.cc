@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "app/answers.h"
+#include "app/audit.h"
 #include "app/loader.h"
 #include "app/log.h"
 #include "dns/listen_socket.h"
@@ -142,6 +144,20 @@ void client(Shared& s, const sockaddr_in& server) {
   close(fd);
 }
 
+// "1.23 0.98 0.50": /proc/loadavg's 1, 5 and 15 minute load averages.
+std::string loadavg() {
+  char buf[128] = {};
+  const int fd = open("/proc/loadavg", O_RDONLY);
+  if (fd < 0) return "?";
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  std::string s(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::size_t cut = 0;
+  for (int fields = 0; cut < s.size() && fields < 3; ++cut)
+    if (s[cut] == ' ') ++fields;
+  return s.substr(0, cut > 0 ? cut - 1 : 0);
+}
+
 struct Stats {
   std::vector<double> v;
   double pct(double p) {
@@ -162,7 +178,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config, audit_log;
+  std::string config, audit_log, journal_path;
   int trials = 200;
   int profile = 0;  // --profile N: only N verdict flips of c-all, no client (for perf/callgrind)
   bool geo = false;
@@ -173,10 +189,12 @@ int main(int argc, char** argv) {
     else if (a == "--trials") trials = std::stoi(next());
     else if (a == "--geo") geo = true;
     else if (a == "--audit-log") audit_log = next();
+    else if (a == "--journal") journal_path = next();
     else if (a == "--profile") profile = std::stoi(next());
-    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE]\n", argv[0]); return 2; }
+    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE [--journal FILE]]\n", argv[0]); return 2; }
   }
   if (config.empty() || trials < 2 || trials > 100000) { std::fprintf(stderr, "--config required; --trials 2..100000\n"); return 2; }
+  if (!journal_path.empty() && audit_log.empty()) { std::fprintf(stderr, "--journal needs --audit-log\n"); return 2; }
 
   const auto l0 = Clock::now();
   app::LoadResult r = app::load_everything(config);
@@ -213,11 +231,16 @@ int main(int argc, char** argv) {
   std::uint64_t answer_changes = 0;
   auto gtm = std::make_unique<scenario::GtmEngine>(
       &loop, [&](std::unique_ptr<const dns::DynamicChoices>&& c) { server->publish_choices(std::move(c)); });
-  gtm->on_audit([&](const scenario::AnswerChange& c) {
-    ++answer_changes;
-    if (audit)
-      app::log_info("answer changed", {{"record", c.record}, {"region", c.region.empty() ? "-" : c.region},
-                                       {"from", c.from}, {"to", c.to}, {"reason", c.reason}});
+  // As pharosd: after the publish, the round's changes are logged with one write and appended
+  // to the audit journal with one write (app/answers.h).
+  std::unique_ptr<app::AuditJournal> journal;
+  if (!journal_path.empty()) {
+    journal = std::make_unique<app::AuditJournal>(journal_path);
+    if (auto e = journal->open()) { std::fprintf(stderr, "%s\n", e->to_string().c_str()); return 1; }
+  }
+  gtm->on_audit([&](const std::vector<scenario::AnswerChange>& c) {
+    answer_changes += c.size();
+    if (audit) app::record_answer_changes(c, journal.get());
   });
   health->apply(l.scenarios.health);
   for (const char* id : {"c-one", "c-hundred", "c-all"}) {
@@ -244,8 +267,8 @@ int main(int argc, char** argv) {
       s.v.push_back(static_cast<double>(now_ns() - t0) / 1e3);
       server->reclaim();
     }
-    std::printf("--profile: %d flips of c-all (%d records): force()->published p50 %.0f µs, max %.0f µs\n", profile, records,
-                s.pct(50), s.pct(100));
+    std::printf("--profile: %d flips of c-all (%d records): force()->published p50 %.0f µs, max %.0f µs (load average %s)\n",
+                profile, records, s.pct(50), s.pct(100), loadavg().c_str());
     server->stop();
     return 0;
   }
@@ -261,9 +284,9 @@ int main(int argc, char** argv) {
       {"all records", "c-all", records - 1, records},
   };
   std::printf("GTM pipeline latency: %d GTM records, %s, %d trials per case (alternating down/up), debounce 0, "
-              "audit log %s, initial load %.0f ms\n",
+              "log %s, audit journal %s, initial load %.0f ms, load average %s\n",
               records, geo ? "geo (3 regions, client in region eu via ECS)" : "no geo", trials,
-              audit ? audit_log.c_str() : "off", load_ms);
+              audit ? audit_log.c_str() : "off", journal ? journal_path.c_str() : "off", load_ms, loadavg().c_str());
   std::printf("\n| verdict moves | trials | force()->published p50 / p99 / max (µs) | verdict->answer received p50 / p99 / max (µs) | "
               "verdict->query sent p50 (µs) | failed |\n|---|---:|---:|---:|---:|---:|\n");
   int gen = 0;
@@ -321,6 +344,7 @@ int main(int argc, char** argv) {
               "p99 %.1f µs (the polling granularity: one query in flight, sent as soon as the previous reply arrived).\n",
               static_cast<unsigned long long>(shared.sent), static_cast<unsigned long long>(shared.received),
               static_cast<unsigned long long>(shared.timeouts), rtt.pct(50), rtt.pct(99));
+  std::printf("Load average at the end: %s\n", loadavg().c_str());
   std::printf("Target: p99 verdict->answer under 1000 µs for every case: %s (worst p99 %.0f µs)%s\n",
               worst_p99 < 1000 ? "met" : "MISSED", worst_p99, total_failed ? "; some trials failed" : "");
 

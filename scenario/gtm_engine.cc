@@ -2,6 +2,8 @@
 #include "scenario/gtm_engine.h"
 
 #include <algorithm>
+#include <tuple>
+#include <unordered_map>
 
 #include "scenario/render.h"
 
@@ -14,139 +16,276 @@ GtmEngine::~GtmEngine() { stop(); }
 
 void GtmEngine::stop() { window_.close(); }
 
-std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(const GtmConfig& gtm, std::size_t regions,
-                                                      const health::HealthState& health) {
-  // Selection memory follows a record across reloads while its name, type and chain DCs stay.
-  std::map<std::string, RecordState> previous;
-  for (std::size_t i = 0; i < gtm_.records.size() && i < state_.size(); ++i) {
-    std::string id = gtm_.records[i].key();
-    for (const auto& e : gtm_.records[i].chain) id += "|" + e.dc;
-    previous.emplace(std::move(id), std::move(state_[i]));
+namespace {
+
+// A record's identity across reloads and restarts: its key and its chain's DCs (memory is by
+// chain index).
+std::string memory_id(const std::string& key, const std::vector<ChainEntry>& chain) {
+  std::string id = key;
+  for (const auto& e : chain) {
+    id += '|';
+    id += e.dc;
   }
-  gtm_ = gtm;
-  if (gtm.debounce) debounce_ = *gtm.debounce;
-  regions_ = std::max<std::size_t>(1, regions);
+  return id;
+}
+
+}  // namespace
+
+std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t regions,
+                                                      const health::HealthState& health) {
+  const std::size_t new_regions = std::max<std::size_t>(1, regions);
+  // Selection memory follows a record across reloads while its name, type and chain DCs stay
+  // (and the number of regions does).
+  std::unordered_map<std::string, std::size_t> previous;
+  std::vector<RegionState> old_state = std::move(state_);
+  const std::size_t old_regions = regions_;
+  if (old_regions == new_regions) {
+    previous.reserve(gtm_.records.size());
+    for (std::size_t i = 0; i < gtm_.records.size() && i < keys_.size(); ++i)
+      previous.emplace(memory_id(keys_[i], gtm_.records[i].chain), i);
+  }
+  // Scenario values and DC states carry over by name (stuck-state protection across a reload).
+  std::unordered_map<std::string, std::pair<char, char>> old_scenarios, old_dcs;
+  for (std::size_t s = 0; s < scenario_names_.size(); ++s)
+    old_scenarios.emplace(scenario_names_[s], std::pair{scenario_value_[s], scenario_known_[s]});
+  for (std::size_t d = 0; d < dc_names_.size(); ++d) old_dcs.emplace(dc_names_[d], std::pair{dc_ok_[d], dc_known_[d]});
+
+  index_.clear();
+  gtm_ = std::move(gtm);
+  if (gtm_.debounce) debounce_ = *gtm_.debounce;
+  regions_ = new_regions;
   region_names_.assign(1, "");
   for (const auto& r : gtm_.regions) region_names_.push_back(r.name);
   region_names_.resize(regions_);
 
+  // Scenario IDs: the config's, then names records use that it lacks.
+  scenario_names_.clear();
+  scenario_specs_.clear();
+  std::unordered_map<std::string, std::int32_t> scenario_ids;
+  for (const auto& [name, spec] : gtm_.scenarios) {
+    scenario_ids.emplace(name, static_cast<std::int32_t>(scenario_names_.size()));
+    scenario_names_.push_back(name);
+    scenario_specs_.push_back(&spec);
+  }
+  auto scenario_id = [&](const std::string& name) {
+    auto [it, added] = scenario_ids.emplace(name, static_cast<std::int32_t>(scenario_names_.size()));
+    if (added) {
+      scenario_names_.push_back(name);
+      scenario_specs_.push_back(nullptr);
+    }
+    return it->second;
+  };
   check_scenarios_.clear();
+  for (std::size_t s = 0; s < scenario_specs_.size(); ++s)
+    for (const auto& g : scenario_specs_[s]->groups)
+      for (const auto& t : g) {
+        auto& list = check_scenarios_[t.check];
+        if (std::find(list.begin(), list.end(), static_cast<std::int32_t>(s)) == list.end())
+          list.push_back(static_cast<std::int32_t>(s));
+      }
+
+  dc_names_.clear();
+  dc_ids_.clear();
+  labels_.clear();
+  auto dc_id = [&](const std::string& name) {
+    auto [it, added] = dc_ids_.emplace(name, static_cast<std::int32_t>(dc_names_.size()));
+    if (added) dc_names_.push_back(name);
+    return it->second;
+  };
+
+  const std::size_t n = gtm_.records.size();
+  keys_.clear();
+  keys_.reserve(n);
+  info_.assign(n, RecordInfo{});
+  entries_.clear();
+  geo_orders_.clear();
+  identity_.clear();
   scenario_records_.clear();
   dc_records_.clear();
-  for (const auto& [name, s] : gtm_.scenarios)
-    for (const auto& g : s.groups)
-      for (const auto& t : g) check_scenarios_[t.check].insert(name);
-
-  state_.assign(gtm_.records.size(), RecordState{});
-  index_.clear();
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
+  auto add_record = [](std::vector<std::vector<std::uint32_t>>& lists, std::size_t id, std::uint32_t record) {
+    if (lists.size() <= id) lists.resize(id + 1);
+    auto& list = lists[id];
+    if (list.empty() || list.back() != record) list.push_back(record);  // records arrive in order
+  };
+  for (std::size_t i = 0; i < n; ++i) {
     const GtmRecord& r = gtm_.records[i];
+    const auto rec = static_cast<std::uint32_t>(i);
+    keys_.push_back(r.key());
+    RecordInfo& info = info_[i];
+    info.entries = static_cast<std::uint32_t>(entries_.size());
+    info.size = static_cast<std::uint32_t>(r.chain.size());
     for (const auto& e : r.chain) {
-      dc_records_[e.dc].insert(i);
-      if (!e.scenario.empty()) scenario_records_[e.scenario].insert(i);
-    }
-    if (r.dr && !r.dr->dr_cond.empty()) scenario_records_[r.dr->dr_cond].insert(i);
-
-    index_.emplace(r.key(), i);
-    std::string id = r.key();
-    for (const auto& e : r.chain) id += "|" + e.dc;
-    RecordState& st = state_[i];
-    if (auto it = previous.find(id); it != previous.end() && it->second.memory.size() == regions_) st = std::move(it->second);
-    st.order.assign(regions_, {});
-    for (std::size_t reg = 0; reg < regions_; ++reg) {
-      auto geo = r.geo.find(region_names_[reg]);
-      if (reg == 0 || geo == r.geo.end()) {
-        for (std::size_t e = 0; e < r.chain.size(); ++e) st.order[reg].push_back(static_cast<int>(e));
-        continue;
+      EntryRef ref;
+      ref.dc = dc_id(e.dc);
+      add_record(dc_records_, static_cast<std::size_t>(ref.dc), rec);
+      if (!e.scenario.empty()) {
+        ref.scenario = scenario_id(e.scenario);
+        add_record(scenario_records_, static_cast<std::size_t>(ref.scenario), rec);
       }
-      // The region's DC order; a DC it does not list is not used there.
-      for (const auto& dc : geo->second)
-        for (std::size_t e = 0; e < r.chain.size(); ++e)
-          if (r.chain[e].dc == dc) st.order[reg].push_back(static_cast<int>(e));
+      entries_.push_back(ref);
     }
-    st.memory.resize(regions_);
-    st.current.resize(regions_);
-    st.since.resize(regions_);
-    st.selected.resize(regions_, false);
+    if (r.dr && !r.dr->dr_cond.empty()) {
+      info.dr_cond = scenario_id(r.dr->dr_cond);
+      add_record(scenario_records_, static_cast<std::size_t>(info.dr_cond), rec);
+    }
+    if (identity_.size() <= r.chain.size()) {
+      const std::size_t from = identity_.size();
+      identity_.resize(r.chain.size() + 1);
+      for (std::size_t k = from; k < identity_.size(); ++k)
+        for (std::size_t e = 0; e < k; ++e) identity_[k].push_back(static_cast<int>(e));
+    }
+    info.geo = !r.geo.empty();
+    if (info.geo) {
+      info.orders = static_cast<std::uint32_t>(geo_orders_.size());
+      for (std::size_t reg = 0; reg < regions_; ++reg) {
+        std::vector<int> o;
+        auto geo = r.geo.find(region_names_[reg]);
+        if (reg == 0 || geo == r.geo.end()) {
+          o = identity_[r.chain.size()];
+        } else {
+          // The region's DC order; a DC it does not list is not used there.
+          for (const auto& dc : geo->second)
+            for (std::size_t e = 0; e < r.chain.size(); ++e)
+              if (r.chain[e].dc == dc) o.push_back(static_cast<int>(e));
+        }
+        geo_orders_.push_back(std::move(o));
+      }
+    }
   }
-  choices_.assign(gtm_.records.size() * regions_, 0);
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
+  index_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) index_.emplace(keys_[i], static_cast<std::uint32_t>(i));
+  scenario_records_.resize(scenario_names_.size());
+  dc_records_.resize(dc_names_.size());
+
+  scenario_value_.assign(scenario_names_.size(), 0);
+  scenario_known_.assign(scenario_names_.size(), 0);
+  for (std::size_t s = 0; s < scenario_names_.size(); ++s)
+    if (auto it = old_scenarios.find(scenario_names_[s]); it != old_scenarios.end())
+      std::tie(scenario_value_[s], scenario_known_[s]) = it->second;
+  dc_ok_.assign(dc_names_.size(), 0);
+  dc_known_.assign(dc_names_.size(), 0);
+  dc_maintenance_.assign(dc_names_.size(), 0);
+  for (std::size_t d = 0; d < dc_names_.size(); ++d)
+    if (auto it = old_dcs.find(dc_names_[d]); it != old_dcs.end()) std::tie(dc_ok_[d], dc_known_[d]) = it->second;
+  scenario_touched_.assign(scenario_names_.size(), 0);
+
+  state_.assign(n * regions_, RegionState{});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (previous.empty()) break;
+    auto it = previous.find(memory_id(keys_[i], gtm_.records[i].chain));
+    if (it == previous.end()) continue;
     for (std::size_t reg = 0; reg < regions_; ++reg)
-      if (state_[i].selected[reg]) choices_[i * regions_ + reg] = choice_of(gtm_.records[i], state_[i].current[reg]);
+      state_[i * regions_ + reg] = std::move(old_state[it->second * old_regions + reg]);
+  }
+  old_state = {};
+  previous = {};
+
+  choices_.assign(n * regions_, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t reg = 0; reg < regions_; ++reg) {
+      const RegionState& st = state_[i * regions_ + decided_region(i, reg)];
+      if (st.selected) choices_[i * regions_ + reg] = choice_of(gtm_.records[i], st.decision);
+    }
   if (saved_) {
     apply_saved(*saved_);
     saved_.reset();
   }
+  dirty_.assign((n + 63) / 64, 0);
+  dirty_count_ = 0;
   refresh_inputs(health, nullptr);
-  dirty_.clear();
   const SystemTime now = wall_();
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i) select_record(i, now, "configuration");
-  auto out = std::make_unique<dns::DynamicChoices>(gtm_.records.size(), regions_);
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
+  moved_.clear();
+  for (std::size_t i = 0; i < n; ++i) select_record(i, now);
+  report("configuration", now);
+  auto out = std::make_unique<dns::DynamicChoices>(n, regions_);
+  for (std::size_t i = 0; i < n; ++i)
     for (std::size_t reg = 0; reg < regions_; ++reg) out->set(i, reg, choices_[i * regions_ + reg]);
   return out;
+}
+
+void GtmEngine::mark_dirty(const std::vector<std::uint32_t>& records) {
+  for (const std::uint32_t i : records) {
+    std::uint64_t& word = dirty_[i >> 6];
+    const std::uint64_t bit = std::uint64_t{1} << (i & 63);
+    if ((word & bit) == 0) {
+      word |= bit;
+      ++dirty_count_;
+    }
+  }
 }
 
 // Scenario values and DC states, with stuck-state protection. `changes` limits the work to what
 // moved and marks the affected records dirty; null recomputes everything.
 void GtmEngine::refresh_inputs(const health::HealthState& health, const health::Changes* changes) {
   auto state_of = [&health](const std::string& id) { return health.effective(id); };
-  std::set<std::string> scenarios;
+  scenario_work_.clear();
   if (changes == nullptr) {
-    for (const auto& [name, s] : gtm_.scenarios) scenarios.insert(name);
+    for (std::size_t s = 0; s < scenario_specs_.size(); ++s)
+      if (scenario_specs_[s] != nullptr) scenario_work_.push_back(static_cast<std::int32_t>(s));
   } else {
     for (const auto& c : changes->checks) {
       if (c.hidden_by_force) continue;
-      if (auto it = check_scenarios_.find(c.id); it != check_scenarios_.end())
-        scenarios.insert(it->second.begin(), it->second.end());
+      auto it = check_scenarios_.find(c.id);
+      if (it == check_scenarios_.end()) continue;
+      for (const std::int32_t s : it->second) {
+        if (scenario_touched_[static_cast<std::size_t>(s)]) continue;
+        scenario_touched_[static_cast<std::size_t>(s)] = 1;
+        scenario_work_.push_back(s);
+      }
     }
+    std::sort(scenario_work_.begin(), scenario_work_.end());
   }
-  for (const auto& name : scenarios) {
-    const Truth t = evaluate(gtm_.scenarios.at(name), state_of);
-    if (t != Truth::kUnknown) scenario_known_.insert(name);
-    const bool before = scenario_value_.count(name) ? scenario_value_[name] : false;
+  for (const std::int32_t id : scenario_work_) {
+    const auto s = static_cast<std::size_t>(id);
+    scenario_touched_[s] = 0;
+    const Truth t = evaluate(*scenario_specs_[s], state_of);
+    if (t != Truth::kUnknown) scenario_known_[s] = 1;
+    const bool before = scenario_value_[s] != 0;
     const bool after = settle(t, before);
-    scenario_value_[name] = after;
-    if (changes != nullptr && after != before)
-      if (auto it = scenario_records_.find(name); it != scenario_records_.end()) dirty_.insert(it->second.begin(), it->second.end());
+    scenario_value_[s] = after ? 1 : 0;
+    if (changes != nullptr && after != before) mark_dirty(scenario_records_[s]);
   }
-  auto update_dc = [&](const std::string& dc) {
-    const health::DcInfo* info = health.datacenter(dc);
+  auto update_dc = [&](std::size_t d) {
+    const health::DcInfo* info = health.datacenter(dc_names_[d]);
     const health::DcStatus status = info ? info->status : health::DcStatus::kUnknown;
-    if (status != health::DcStatus::kUnknown) dc_known_.insert(dc);
-    const bool ok_before = dc_ok_.count(dc) ? dc_ok_[dc] : false;
-    dc_ok_[dc] = status == health::DcStatus::kUnknown ? ok_before : status == health::DcStatus::kOk;
-    dc_maintenance_[dc] = status == health::DcStatus::kMaintenance;
-    if (changes != nullptr)
-      if (auto it = dc_records_.find(dc); it != dc_records_.end()) dirty_.insert(it->second.begin(), it->second.end());
+    if (status != health::DcStatus::kUnknown) {
+      dc_known_[d] = 1;
+      dc_ok_[d] = status == health::DcStatus::kOk ? 1 : 0;
+    }
+    dc_maintenance_[d] = status == health::DcStatus::kMaintenance ? 1 : 0;
+    if (changes != nullptr) mark_dirty(dc_records_[d]);
   };
   if (changes == nullptr) {
-    for (const auto& [dc, records] : dc_records_) update_dc(dc);
+    for (std::size_t d = 0; d < dc_names_.size(); ++d) update_dc(d);
   } else {
-    for (const auto& d : changes->datacenters)
-      if (dc_records_.count(d.dc)) update_dc(d.dc);
+    for (const auto& c : changes->datacenters)
+      if (auto it = dc_ids_.find(c.dc); it != dc_ids_.end()) update_dc(static_cast<std::size_t>(it->second));
   }
 }
 
-bool GtmEngine::entry_healthy(const GtmRecord&, const ChainEntry& e) const {
+bool GtmEngine::entry_healthy(std::size_t record, std::size_t entry) const {
+  const EntryRef& e = entries_[info_[record].entries + entry];
   // Maintenance removes a DC from every answer, however healthy it is.
-  if (auto m = dc_maintenance_.find(e.dc); m != dc_maintenance_.end() && m->second) return false;
-  if (!e.scenario.empty()) {
-    auto it = scenario_value_.find(e.scenario);
-    return it != scenario_value_.end() && it->second;
-  }
-  auto it = dc_ok_.find(e.dc);
-  return it != dc_ok_.end() && it->second;
+  if (dc_maintenance_[static_cast<std::size_t>(e.dc)]) return false;
+  if (e.scenario >= 0) return scenario_value_[static_cast<std::size_t>(e.scenario)] != 0;
+  return dc_ok_[static_cast<std::size_t>(e.dc)] != 0;
 }
 
-bool GtmEngine::entry_known(const ChainEntry& e) const {
-  return e.scenario.empty() ? dc_known_.count(e.dc) > 0 : scenario_known_.count(e.scenario) > 0;
+bool GtmEngine::entry_known(std::size_t record, std::size_t entry) const {
+  const EntryRef& e = entries_[info_[record].entries + entry];
+  return e.scenario >= 0 ? scenario_known_[static_cast<std::size_t>(e.scenario)] != 0
+                         : dc_known_[static_cast<std::size_t>(e.dc)] != 0;
 }
 
-std::uint32_t GtmEngine::choice_of(const GtmRecord& r, const Selection& s) const {
-  switch (s.source) {
+const std::vector<int>& GtmEngine::order(std::size_t record, std::size_t region) const {
+  const RecordInfo& info = info_[record];
+  return info.geo ? geo_orders_[info.orders + region] : identity_[info.size];
+}
+
+std::uint32_t GtmEngine::choice_of(const GtmRecord& r, const Decision& d) const {
+  switch (d.source) {
     case Source::kChain:
-    case Source::kFailOpen: return static_cast<std::uint32_t>(s.entry);
+    case Source::kFailOpen: return static_cast<std::uint32_t>(d.entry);
     case Source::kDr: return static_cast<std::uint32_t>(dr_alternative(r));
     case Source::kFallback: return static_cast<std::uint32_t>(fallback_alternative(r));
     case Source::kNoData: return dns::kChoiceNoData;
@@ -156,84 +295,71 @@ std::uint32_t GtmEngine::choice_of(const GtmRecord& r, const Selection& s) const
   return 0;
 }
 
-std::string GtmEngine::describe(const GtmRecord& r, const Selection& s) const {
-  if (s.source == Source::kChain || s.source == Source::kFailOpen)
-    return std::string(s.source == Source::kFailOpen ? "failOpen " : "") + "entry " + std::to_string(s.entry) + " (" +
-           r.chain[static_cast<std::size_t>(s.entry)].dc + ")";
-  return to_string(s.source);
+Selection GtmEngine::selection(std::size_t record, std::size_t region) const {
+  const std::size_t decided = decided_region(record, region);
+  const RegionState& st = state_[record * regions_ + decided];
+  return selection_of(gtm_.records[record], st.decision, order(record, decided), st.memory);
 }
 
-bool GtmEngine::select_record(std::size_t i, SystemTime now, const std::string& cause) {
+bool GtmEngine::select_record(std::size_t i, SystemTime now) {
+  ++record_selections_;
   const GtmRecord& r = gtm_.records[i];
-  RecordState& st = state_[i];
-  std::vector<bool> healthy(r.chain.size()), known(r.chain.size());
-  for (std::size_t e = 0; e < r.chain.size(); ++e) {
-    healthy[e] = entry_healthy(r, r.chain[e]);
-    known[e] = entry_known(r.chain[e]);
+  const RecordInfo& info = info_[i];
+  healthy_.assign(info.size, false);
+  known_.assign(info.size, false);
+  for (std::size_t e = 0; e < info.size; ++e) {
+    healthy_[e] = entry_healthy(i, e);
+    known_[e] = entry_known(i, e);
   }
-  bool dr_cond = false;
-  if (r.dr && !r.dr->dr_cond.empty()) {
-    auto it = scenario_value_.find(r.dr->dr_cond);
-    dr_cond = it != scenario_value_.end() && it->second;
-  }
+  const bool dr_cond = info.dr_cond >= 0 && scenario_value_[static_cast<std::size_t>(info.dr_cond)] != 0;
   bool changed = false;
   // Without a geo order every region answers alike: decide once, in region 0, and share it.
-  const std::size_t decided = r.geo.empty() ? 1 : regions_;
-  for (std::size_t reg = decided; reg < regions_; ++reg) choices_[i * regions_ + reg] = choices_[i * regions_];
+  const std::size_t decided = info.geo ? regions_ : 1;
+  std::uint32_t* slots = &choices_[i * regions_];
   for (std::size_t reg = 0; reg < decided; ++reg) {
+    RegionState& st = state_[i * regions_ + reg];
+    const std::vector<int>& o = order(i, reg);
     // Stuck-state protection: never move past an entry that has had no result yet. Before the
     // first selection answer the first entry not known to be down (as if the unknown were up);
     // afterwards keep the current answer until that entry reports.
     int waiting_for = -1;
-    for (int idx : st.order[reg]) {
-      if (!known[static_cast<std::size_t>(idx)]) {
+    for (int idx : o) {
+      if (!known_[static_cast<std::size_t>(idx)]) {
         waiting_for = idx;
         break;
       }
-      if (healthy[static_cast<std::size_t>(idx)]) break;
+      if (healthy_[static_cast<std::size_t>(idx)]) break;
     }
-    Selection s;
-    const bool restored_only = st.selected[reg] && st.current[reg].reason.empty();  // saved state, not yet chosen here
-    if (waiting_for >= 0 && st.selected[reg] && !restored_only) {
+    Decision d;
+    const bool restored_only = st.selected && st.decision.why == Why::kNone;  // saved state, not yet chosen here
+    if (waiting_for >= 0 && st.selected && !restored_only) {
       continue;  // keep the current answer
-    } else if (waiting_for >= 0 && restored_only && st.memory[reg].serving >= 0) {
+    } else if (waiting_for >= 0 && restored_only && st.memory.serving >= 0) {
       // Restored state: keep the entry that was serving before the restart.
-      const int serving = st.memory[reg].serving;
-      s = Selection{Source::kChain, serving, &r.chain[static_cast<std::size_t>(serving)].rdata,
-                    "serving before the restart; waiting for the first health results of " +
-                        r.chain[static_cast<std::size_t>(waiting_for)].dc};
+      d = Decision{Source::kChain, Why::kRestoredWaiting, st.memory.serving, waiting_for};
     } else if (waiting_for >= 0) {
-      s = Selection{Source::kChain, waiting_for, &r.chain[static_cast<std::size_t>(waiting_for)].rdata,
-                    "waiting for the first health results of " + r.chain[static_cast<std::size_t>(waiting_for)].dc};
+      d = Decision{Source::kChain, Why::kWaiting, waiting_for, waiting_for};
     } else {
-      s = select(r, st.order[reg], healthy, dr_cond, st.memory[reg], now, &known);
-      st.selected[reg] = true;
+      d = decide(r, o, healthy_, dr_cond, st.memory, now, &known_);
+      st.selected = true;
     }
-    const std::uint32_t choice = choice_of(r, s);
-    std::uint32_t& slot = choices_[i * regions_ + reg];
-    const bool first_time = st.since[reg] == SystemTime{};
-    if (choice != slot || first_time) {
-      if (!first_time && audit_) {
-        audit_(AnswerChange{r.key(), region_names_[reg], describe(r, st.current[reg]), describe(r, s),
-                            s.reason + " (" + cause + ")", now});
-      }
-      changed = changed || choice != slot || first_time;
-      slot = choice;
-      st.since[reg] = now;
+    const std::uint32_t choice = choice_of(r, d);
+    const bool first_time = st.since == SystemTime{};
+    if (choice != slots[reg] || first_time) {
+      if (!first_time && audit_) moved_.push_back(Moved{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(reg), st.decision});
+      changed = true;
+      slots[reg] = choice;
+      st.since = now;
     }
-    st.current[reg] = s;
+    st.decision = d;
   }
-  for (std::size_t reg = decided; reg < regions_; ++reg) {
-    choices_[i * regions_ + reg] = choices_[i * regions_];
-    st.current[reg] = st.current[0];
-    st.since[reg] = st.since[0];
-  }
+  for (std::size_t reg = decided; reg < regions_; ++reg) slots[reg] = slots[0];
   return changed;
 }
 
 void GtmEngine::on_health(const health::Changes& changes, const health::HealthState& health) {
   refresh_inputs(health, &changes);
-  if (dirty_.empty()) return;
+  if (dirty_count_ == 0) return;
   if (debounce_.count() == 0) {
     flush("health change");
     return;
@@ -242,15 +368,15 @@ void GtmEngine::on_health(const health::Changes& changes, const health::HealthSt
 }
 
 void GtmEngine::flush_now(const std::string& cause) {
-  if (!dirty_.empty()) flush(cause);
+  if (dirty_count_ > 0) flush(cause);
 }
 
 std::vector<GtmEngine::ScenarioView> GtmEngine::scenarios() const {
   std::vector<ScenarioView> out;
-  for (const auto& [name, spec] : gtm_.scenarios) {
-    auto v = scenario_value_.find(name);
-    out.push_back(ScenarioView{name, scenario_formula(spec), v != scenario_value_.end() && v->second,
-                               scenario_known_.count(name) > 0});
+  for (std::size_t s = 0; s < scenario_specs_.size(); ++s) {
+    if (scenario_specs_[s] == nullptr) continue;
+    out.push_back(ScenarioView{scenario_names_[s], scenario_formula(*scenario_specs_[s]), scenario_value_[s] != 0,
+                               scenario_known_[s] != 0});
   }
   return out;
 }
@@ -258,10 +384,104 @@ std::vector<GtmEngine::ScenarioView> GtmEngine::scenarios() const {
 void GtmEngine::flush(const std::string& cause) {
   const SystemTime now = wall_();
   bool changed = false;
-  for (std::size_t i : dirty_) changed = select_record(i, now, cause) || changed;
-  dirty_.clear();
+  moved_.clear();
+  // The dirty records in record order, one bitmap word at a time.
+  for (std::size_t w = 0; w < dirty_.size(); ++w) {
+    std::uint64_t word = dirty_[w];
+    if (word == 0) continue;
+    dirty_[w] = 0;
+    while (word != 0) {
+      const std::size_t i = w * 64 + static_cast<std::size_t>(__builtin_ctzll(word));
+      word &= word - 1;
+      changed = select_record(i, now) || changed;
+    }
+  }
+  dirty_count_ = 0;
   if (changed) publish();
+  // Text for the log and the audit only now, after the new answers are out.
+  report(cause, now);
   if (on_selection_) on_selection_();
+}
+
+std::string AnswerChange::full_reason() const {
+  std::string out;
+  out.reserve(reason.size() + cause.size() + 3);
+  out.append(reason).append(" (").append(cause).append(")");
+  return out;
+}
+
+namespace {
+
+enum LabelKind : std::uint64_t { kEntry, kFailOpenEntry, kFirstHealthy, kServing, kFailOpenServes };
+
+std::uint64_t label_key(LabelKind kind, std::int32_t dc, int entry) {
+  return (static_cast<std::uint64_t>(kind) << 56) | (static_cast<std::uint64_t>(static_cast<std::uint32_t>(dc)) << 24) |
+         static_cast<std::uint64_t>(static_cast<std::uint32_t>(entry) & 0xFFFFFF);
+}
+
+}  // namespace
+
+// The texts repeat across records: "entry 0 (dc1)" is the same for every record whose first
+// entry is dc1. They are built once per (kind, DC, entry) and reused.
+std::string_view GtmEngine::label(const GtmRecord& r, const Decision& d) {
+  const bool entry = (d.source == Source::kChain || d.source == Source::kFailOpen) && d.entry >= 0 &&
+                     static_cast<std::size_t>(d.entry) < r.chain.size();
+  if (!entry) return to_string(d.source);
+  const std::size_t i = static_cast<std::size_t>(&r - gtm_.records.data());
+  const std::int32_t dc = entries_[info_[i].entries + static_cast<std::size_t>(d.entry)].dc;
+  const LabelKind kind = d.source == Source::kFailOpen ? kFailOpenEntry : kEntry;
+  auto [it, added] = labels_.try_emplace(label_key(kind, dc, d.entry));
+  if (added) it->second = describe(r, d);
+  return it->second;
+}
+
+std::string_view GtmEngine::reason(std::size_t record, std::size_t region) {
+  const std::size_t decided = decided_region(record, region);
+  const RegionState& st = state_[record * regions_ + decided];
+  const Decision& d = st.decision;
+  const GtmRecord& r = gtm_.records[record];
+  LabelKind kind = kEntry;
+  bool cacheable = false;
+  if ((d.why == Why::kFirstHealthy || d.why == Why::kServing) && d.entry >= 0 &&
+      static_cast<std::size_t>(d.entry) < r.chain.size()) {
+    // Cached unless a held entry ahead of it is named too.
+    cacheable = true;
+    for (int i : order(record, decided)) {
+      if (i == d.entry) break;
+      if (static_cast<std::size_t>(i) < st.memory.entries.size() && st.memory.entries[static_cast<std::size_t>(i)].held) {
+        cacheable = false;
+        break;
+      }
+    }
+    kind = d.why == Why::kServing ? kServing : kFirstHealthy;
+  } else if (d.why == Why::kAllDown && d.source == Source::kFailOpen && d.entry >= 0 &&
+             static_cast<std::size_t>(d.entry) < r.chain.size()) {
+    cacheable = true;
+    kind = kFailOpenServes;
+  }
+  if (!cacheable) return texts_.emplace_back(selection(record, region).reason);
+  const std::int32_t dc = entries_[info_[record].entries + static_cast<std::size_t>(d.entry)].dc;
+  auto [it, added] = labels_.try_emplace(label_key(kind, dc, d.entry));
+  if (added) it->second = selection(record, region).reason;
+  return it->second;
+}
+
+void GtmEngine::report(const std::string& cause, SystemTime now) {
+  if (moved_.empty() || !audit_) {
+    moved_.clear();
+    return;
+  }
+  std::vector<AnswerChange> out;
+  out.reserve(moved_.size());
+  for (const Moved& m : moved_) {
+    const GtmRecord& r = gtm_.records[m.record];
+    const RegionState& st = state_[m.record * regions_ + m.region];
+    out.push_back(AnswerChange{keys_[m.record], region_names_[m.region], label(r, m.from), label(r, st.decision),
+                               reason(m.record, m.region), cause, now});
+  }
+  moved_.clear();
+  audit_(out);
+  texts_.clear();
 }
 
 void GtmEngine::publish() {
@@ -273,14 +493,18 @@ void GtmEngine::publish() {
 }
 
 bool GtmEngine::resume(const std::string& key, const std::string& dc) {
+  const auto i = record_index(key);
+  if (!i) return false;
+  const GtmRecord& r = gtm_.records[*i];
   bool any = false;
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
-    const GtmRecord& r = gtm_.records[i];
-    if (r.key() != key) continue;
-    for (auto& memory : state_[i].memory)
-      for (std::size_t e = 0; e < r.chain.size(); ++e)
-        if (r.chain[e].dc == dc) any = scenario::resume(memory, static_cast<int>(e)) || any;
-    if (any && select_record(i, wall_(), "resumed by an operator")) publish();
+  for (std::size_t reg = 0; reg < regions_; ++reg)
+    for (std::size_t e = 0; e < r.chain.size(); ++e)
+      if (r.chain[e].dc == dc) any = scenario::resume(state_[*i * regions_ + reg].memory, static_cast<int>(e)) || any;
+  if (any) {
+    const SystemTime now = wall_();
+    moved_.clear();
+    if (select_record(*i, now)) publish();
+    report("resumed by an operator", now);
   }
   if (any && on_selection_) on_selection_();
   return any;
@@ -300,53 +524,63 @@ std::string scenario_formula(const ScenarioSpec& scenario) {
 
 SavedGtm GtmEngine::save() const {
   SavedGtm out;
-  for (const auto& name : scenario_known_) {
-    auto spec = gtm_.scenarios.find(name);
-    auto value = scenario_value_.find(name);
-    if (spec == gtm_.scenarios.end() || value == scenario_value_.end()) continue;
-    out.scenarios.push_back(SavedScenario{name, scenario_formula(spec->second), value->second});
-  }
-  for (const auto& dc : dc_known_)
-    if (auto it = dc_ok_.find(dc); it != dc_ok_.end()) out.dc_ok.emplace(dc, it->second);
+  for (std::size_t s = 0; s < scenario_specs_.size(); ++s)
+    if (scenario_specs_[s] != nullptr && scenario_known_[s])
+      out.scenarios.push_back(SavedScenario{scenario_names_[s], scenario_formula(*scenario_specs_[s]), scenario_value_[s] != 0});
+  std::sort(out.scenarios.begin(), out.scenarios.end(),
+            [](const SavedScenario& a, const SavedScenario& b) { return a.name < b.name; });
+  for (std::size_t d = 0; d < dc_names_.size(); ++d)
+    if (dc_known_[d]) out.dc_ok.emplace(dc_names_[d], dc_ok_[d] != 0);
   out.records.reserve(gtm_.records.size());
-  for (std::size_t i = 0; i < gtm_.records.size() && i < state_.size(); ++i) {
-    const RecordState& st = state_[i];
+  for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     SavedRecord r;
-    r.key = gtm_.records[i].key();
+    for (std::size_t reg = 0; reg < regions_; ++reg) {
+      const RegionState& st = state_[i * regions_ + reg];
+      if (st.selected) r.regions.push_back(SavedRegion{region_names_[reg], st.memory});
+    }
+    if (r.regions.empty()) continue;
+    r.key = keys_[i];
     for (const auto& e : gtm_.records[i].chain) r.chain.push_back(e.dc);
-    for (std::size_t reg = 0; reg < regions_ && reg < st.memory.size(); ++reg)
-      if (st.selected[reg]) r.regions.push_back(SavedRegion{region_names_[reg], st.memory[reg]});
-    if (!r.regions.empty()) out.records.push_back(std::move(r));
+    out.records.push_back(std::move(r));
   }
   return out;
 }
 
 void GtmEngine::apply_saved(const SavedGtm& saved) {
+  std::unordered_map<std::string, std::int32_t> scenario_ids;
+  for (std::size_t s = 0; s < scenario_names_.size(); ++s) scenario_ids.emplace(scenario_names_[s], static_cast<std::int32_t>(s));
   for (const auto& s : saved.scenarios) {
-    auto spec = gtm_.scenarios.find(s.name);
-    if (spec == gtm_.scenarios.end() || scenario_formula(spec->second) != s.formula) continue;
-    scenario_value_[s.name] = s.value;
-    scenario_known_.insert(s.name);
+    auto id = scenario_ids.find(s.name);
+    if (id == scenario_ids.end()) continue;
+    const ScenarioSpec* spec = scenario_specs_[static_cast<std::size_t>(id->second)];
+    if (spec == nullptr || scenario_formula(*spec) != s.formula) continue;
+    scenario_value_[static_cast<std::size_t>(id->second)] = s.value ? 1 : 0;
+    scenario_known_[static_cast<std::size_t>(id->second)] = 1;
   }
   for (const auto& [dc, ok] : saved.dc_ok) {
-    if (dc_records_.count(dc) == 0) continue;
-    dc_ok_[dc] = ok;
-    dc_known_.insert(dc);
+    auto id = dc_ids_.find(dc);
+    if (id == dc_ids_.end()) continue;
+    dc_ok_[static_cast<std::size_t>(id->second)] = ok ? 1 : 0;
+    dc_known_[static_cast<std::size_t>(id->second)] = 1;
   }
-  std::map<std::string, const SavedRecord*> by_id;
+  std::unordered_map<std::string, const SavedRecord*> by_id;
+  by_id.reserve(saved.records.size());
   for (const auto& r : saved.records) {
     std::string id = r.key;
-    for (const auto& dc : r.chain) id += "|" + dc;
+    for (const auto& dc : r.chain) {
+      id += '|';
+      id += dc;
+    }
     by_id.emplace(std::move(id), &r);
   }
   restored_records_ = 0;
   for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     const GtmRecord& r = gtm_.records[i];
-    std::string id = r.key();
-    for (const auto& e : r.chain) id += "|" + e.dc;
-    auto found = by_id.find(id);
-    RecordState& st = state_[i];
-    if (found == by_id.end() || std::find(st.selected.begin(), st.selected.end(), true) != st.selected.end()) continue;
+    auto found = by_id.find(memory_id(keys_[i], r.chain));
+    if (found == by_id.end()) continue;
+    bool selected = false;
+    for (std::size_t reg = 0; reg < regions_; ++reg) selected = selected || state_[i * regions_ + reg].selected;
+    if (selected) continue;
     bool any = false;
     for (const SavedRegion& sr : found->second->regions) {
       const SelectionMemory& m = sr.memory;
@@ -355,8 +589,9 @@ void GtmEngine::apply_saved(const SavedGtm& saved) {
       auto reg = std::find(region_names_.begin(), region_names_.end(), sr.region);
       if (reg == region_names_.end()) continue;
       const auto index = static_cast<std::size_t>(reg - region_names_.begin());
-      st.memory[index] = m;
-      st.selected[index] = true;
+      RegionState& st = state_[i * regions_ + index];
+      st.memory = m;
+      st.selected = true;
       any = true;
     }
     restored_records_ += any ? 1 : 0;
@@ -365,18 +600,19 @@ void GtmEngine::apply_saved(const SavedGtm& saved) {
 
 std::vector<GtmEngine::RecordView> GtmEngine::view() const {
   std::vector<RecordView> out;
+  out.reserve(gtm_.records.size());
   for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     RecordView v;
     v.record = &gtm_.records[i];
     for (std::size_t reg = 0; reg < regions_; ++reg)
-      v.regions.push_back(RegionView{region_names_[reg], state_[i].current[reg], state_[i].since[reg]});
+      v.regions.push_back(RegionView{region_names_[reg], selection(i, reg), state_[i * regions_ + decided_region(i, reg)].since});
     out.push_back(std::move(v));
   }
   return out;
 }
 
 std::optional<std::size_t> GtmEngine::record_index(const std::string& key) const {
-  auto it = index_.find(key);
+  auto it = index_.find(std::string_view(key));
   if (it == index_.end()) return std::nullopt;
   return it->second;
 }
@@ -384,27 +620,27 @@ std::optional<std::size_t> GtmEngine::record_index(const std::string& key) const
 std::optional<Explanation> GtmEngine::explain(const std::string& key, std::size_t region,
                                               const health::HealthState& health) const {
   const auto i = record_index(key);
-  if (!i || region >= regions_ || *i >= state_.size()) return std::nullopt;
+  if (!i || region >= regions_ || *i >= gtm_.records.size()) return std::nullopt;
   const GtmRecord& r = gtm_.records[*i];
-  const RecordState& st = state_[*i];
+  // Records without a geo order decide once, in region 0, for every region.
+  const std::size_t decided = decided_region(*i, region);
+  const RegionState& st = state_[*i * regions_ + decided];
   Explanation x;
   x.record = key;
   x.region = region_names_[region];
-  x.selection = st.current[region];
-  x.since = st.since[region];
+  x.selection = selection(*i, region);
+  x.since = st.since;
   const Selection& s = x.selection;
   if ((s.source == Source::kChain || s.source == Source::kFailOpen) && s.entry >= 0 &&
       static_cast<std::size_t>(s.entry) < r.chain.size()) {
     x.dc = r.chain[static_cast<std::size_t>(s.entry)].dc;
     x.scenario = r.chain[static_cast<std::size_t>(s.entry)].scenario;
   }
-  // Records without a geo order decide once, in region 0, for every region.
-  const std::size_t decided = r.geo.empty() ? 0 : region;
-  const SelectionMemory& memory = st.memory[decided];
-  for (int idx : st.order[region]) {
+  const SelectionMemory& memory = st.memory;
+  for (int idx : order(*i, region)) {
     EntryWhy e;
     e.index = idx;
-    e.healthy = entry_healthy(r, r.chain[static_cast<std::size_t>(idx)]);
+    e.healthy = entry_healthy(*i, static_cast<std::size_t>(idx));
     e.serving = s.source == Source::kChain && s.entry == idx;
     e.held = static_cast<std::size_t>(idx) < memory.entries.size() && memory.entries[static_cast<std::size_t>(idx)].held;
     describe_entry(e, r, health, gtm_.scenarios);

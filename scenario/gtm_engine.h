@@ -13,12 +13,14 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dns/dynamic.h"
@@ -30,14 +32,19 @@
 
 namespace pharos::scenario {
 
-// One answer change, for the log and the audit journal.
+// One answer change, for the log and the audit journal. The engine builds these after it has
+// published the new answers and hands over every change of one selection round at once. The
+// texts are views into the engine: valid during the audit callback only.
 struct AnswerChange {
-  std::string record;        // "www.example.com./A"
-  std::string region;        // "" for clients in no region
-  std::string from;          // "entry 0 (dc1)", "dr", "fallback", "nodata", ...
-  std::string to;
-  std::string reason;
+  std::string_view record;   // "www.example.com./A"
+  std::string_view region;   // "" for clients in no region
+  std::string_view from;     // "entry 0 (dc1)", "dr", "fallback", "nodata", ...
+  std::string_view to;
+  std::string_view reason;   // why it answers `to` now
+  std::string_view cause;    // what started the round: "health change", "configuration", ...
   SystemTime at{};
+  // "<reason> (<cause>)", as the log and the audit journal write it.
+  std::string full_reason() const;
 };
 
 // What of the pipeline survives a restart (scenario/state_file.h writes it).
@@ -74,7 +81,8 @@ std::string scenario_formula(const ScenarioSpec& scenario);
 class GtmEngine {
  public:
   using Publish = std::function<void(std::unique_ptr<const dns::DynamicChoices>&&)>;
-  using Audit = std::function<void(const AnswerChange&)>;
+  // Every answer change of one selection round (in record order), after the publish.
+  using Audit = std::function<void(const std::vector<AnswerChange>&)>;
   using WallClock = std::function<SystemTime()>;
 
   GtmEngine(uv_loop_t* loop, Publish publish, WallClock wall = [] { return std::chrono::system_clock::now(); });
@@ -88,8 +96,8 @@ class GtmEngine {
   // A new configuration, for a table whose slots are gtm.records in order and which has
   // `regions` regions (including region 0). Records whose key and chain are unchanged keep their
   // selection memory. Returns the choices to install in that table before publishing it.
-  std::unique_ptr<dns::DynamicChoices> apply(const GtmConfig& gtm, std::size_t regions,
-                                             const health::HealthState& health);
+  // The config is taken by value: move it in when the caller no longer needs it.
+  std::unique_ptr<dns::DynamicChoices> apply(GtmConfig gtm, std::size_t regions, const health::HealthState& health);
 
   // Health moved: re-select the records that depend on what changed, after the debounce.
   void on_health(const health::Changes& changes, const health::HealthState& health);
@@ -137,29 +145,55 @@ class GtmEngine {
   const std::vector<std::string>& region_names() const { return region_names_; }  // [0] = ""
   Millis debounce() const { return debounce_; }
   std::uint64_t publishes() const { return publishes_; }
-  bool pending() const { return !dirty_.empty(); }
+  // Record selections so far (a record decided in all its regions counts once): a health change
+  // re-selects only the records that depend on what changed.
+  std::uint64_t record_selections() const { return record_selections_; }
+  bool pending() const { return dirty_count_ > 0; }
 
   // Closes the debounce timer; run the loop afterwards.
   void stop();
 
  private:
-  struct RecordState {
-    std::vector<std::vector<int>> order;        // per region: chain indexes in preference order
-    std::vector<SelectionMemory> memory;        // per region
-    std::vector<Selection> current;             // per region
-    std::vector<SystemTime> since;              // per region
-    std::vector<bool> selected;                 // per region: selected at least once
+  // Everything the selection of one record needs, resolved to integer IDs at apply().
+  struct EntryRef {
+    std::int32_t dc = -1;                       // dc_names_ index
+    std::int32_t scenario = -1;                 // scenario_names_ index; -1: the DC's status
+  };
+  struct RecordInfo {
+    std::uint32_t entries = 0;                  // first EntryRef in entries_
+    std::uint32_t size = 0;                     // chain length
+    std::int32_t dr_cond = -1;                  // scenario index
+    std::uint32_t orders = 0;                   // geo: first of its regions_ orders in geo_orders_
+    bool geo = false;                           // has a per-region order: decided in every region
+  };
+  // Per record and region ([record * regions_ + region]); records without a geo order use region 0.
+  struct RegionState {
+    SelectionMemory memory;
+    Decision decision;                          // what it answers now, and why
+    SystemTime since{};
+    bool selected = false;                      // selected at least once (or restored)
+  };
+  struct Moved {                                // an answer that moved in the running round
+    std::uint32_t record;
+    std::uint32_t region;
+    Decision from;
   };
 
   void refresh_inputs(const health::HealthState& health, const health::Changes* changes);
-  bool entry_healthy(const GtmRecord& r, const ChainEntry& e) const;
-  bool entry_known(const ChainEntry& e) const;
+  void mark_dirty(const std::vector<std::uint32_t>& records);
+  bool entry_healthy(std::size_t record, std::size_t entry) const;
+  bool entry_known(std::size_t record, std::size_t entry) const;
+  const std::vector<int>& order(std::size_t record, std::size_t region) const;
+  std::size_t decided_region(std::size_t record, std::size_t region) const { return info_[record].geo ? region : 0; }
   // Selects record i in every region; returns true if an answer changed.
-  bool select_record(std::size_t i, SystemTime now, const std::string& cause);
+  bool select_record(std::size_t i, SystemTime now);
   void flush(const std::string& cause);
   void publish();
-  std::uint32_t choice_of(const GtmRecord& r, const Selection& s) const;
-  std::string describe(const GtmRecord& r, const Selection& s) const;
+  void report(const std::string& cause, SystemTime now);  // the audit of moved_, then clears it
+  std::string_view label(const GtmRecord& r, const Decision& d);          // describe(), cached
+  std::string_view reason(std::size_t record, std::size_t region);         // selection(...).reason, cached
+  std::uint32_t choice_of(const GtmRecord& r, const Decision& d) const;
+  Selection selection(std::size_t record, std::size_t region) const;
   void apply_saved(const SavedGtm& saved);
 
   uv_loop_t* loop_;
@@ -175,19 +209,40 @@ class GtmEngine {
   GtmConfig gtm_;
   std::size_t regions_ = 1;
   std::vector<std::string> region_names_;        // by region index; [0] = ""
-  std::vector<RecordState> state_;               // by record index
-  std::map<std::string, std::size_t> index_;     // record key -> index
-  std::vector<std::uint32_t> choices_;           // [record * regions + region]
-  std::map<std::string, bool> scenario_value_;   // settled (stuck-state protected)
-  std::set<std::string> scenario_known_;
-  std::map<std::string, bool> dc_ok_;            // settled: status ok
-  std::map<std::string, bool> dc_maintenance_;
-  std::set<std::string> dc_known_;
-  std::map<std::string, std::set<std::string>> check_scenarios_;   // check ID -> scenarios using it
-  std::map<std::string, std::set<std::size_t>> scenario_records_;  // scenario -> records
-  std::map<std::string, std::set<std::size_t>> dc_records_;        // DC -> records
-  std::set<std::size_t> dirty_;
+  std::vector<std::string> keys_;                // by record: GtmRecord::key()
+  std::unordered_map<std::string_view, std::uint32_t> index_;  // key (in keys_) -> record
+  std::vector<RecordInfo> info_;                 // by record
+  std::vector<EntryRef> entries_;                // chain entries of every record, in record order
+  std::vector<std::vector<int>> identity_;       // [n]: 0..n-1, the order of records without geo
+  std::vector<std::vector<int>> geo_orders_;     // per geo record and region: chain indexes by preference
+  std::vector<RegionState> state_;               // [record * regions_ + region]
+  std::vector<std::uint32_t> choices_;           // [record * regions_ + region]
+
+  // Scenarios and DCs by index. Scenarios: those of the config (map order), then any name a
+  // record uses that the config lacks (never true).
+  std::vector<std::string> scenario_names_;
+  std::vector<const ScenarioSpec*> scenario_specs_;             // null for the missing ones
+  std::vector<char> scenario_value_;                            // settled (stuck-state protected)
+  std::vector<char> scenario_known_;
+  std::vector<std::vector<std::uint32_t>> scenario_records_;    // scenario -> records
+  std::unordered_map<std::string, std::vector<std::int32_t>> check_scenarios_;  // check ID -> scenarios
+  std::vector<std::string> dc_names_;
+  std::unordered_map<std::string, std::int32_t> dc_ids_;
+  std::vector<char> dc_ok_;                                     // settled: status ok
+  std::vector<char> dc_maintenance_;
+  std::vector<char> dc_known_;
+  std::vector<std::vector<std::uint32_t>> dc_records_;          // DC -> records
+
+  std::vector<std::uint64_t> dirty_;             // bitmap by record
+  std::size_t dirty_count_ = 0;
+  std::vector<Moved> moved_;                     // reused between rounds
+  std::unordered_map<std::uint64_t, std::string> labels_;  // entry labels and reasons by (kind, DC, entry)
+  std::deque<std::string> texts_;                // the other texts of one report (stable addresses)
+  std::vector<bool> healthy_, known_;            // reused by select_record
+  std::vector<char> scenario_touched_;           // reused by refresh_inputs
+  std::vector<std::int32_t> scenario_work_;
   std::uint64_t publishes_ = 0;
+  std::uint64_t record_selections_ = 0;
 };
 
 }  // namespace pharos::scenario

@@ -49,8 +49,8 @@ std::string entry_name(const GtmRecord& r, int i) {
 
 }  // namespace
 
-Selection select(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
-                 bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known) {
+Decision decide(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
+                bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known) {
   const std::size_t n = record.chain.size();
   memory.entries.resize(n);
   const bool only_new = record.backup == BackupBehavior::kOnlyNew;
@@ -90,35 +90,82 @@ Selection select(const GtmRecord& record, const std::vector<int>& order, const s
     memory.entries[static_cast<std::size_t>(chosen)].held = false;
     const bool kept = chosen == memory.serving;
     memory.serving = chosen;
-    Selection s{Source::kChain, chosen, &record.chain[static_cast<std::size_t>(chosen)].rdata, ""};
-    s.reason = entry_name(record, chosen) + (kept ? " is serving" : " is the first healthy entry");
-    for (int i : order) {
-      if (i == chosen) break;
-      const EntryMemory& e = memory.entries[static_cast<std::size_t>(i)];
-      if (e.held) s.reason += "; " + entry_name(record, i) + " is held (onlyNew) until an operator resumes it";
-    }
-    return s;
+    return Decision{Source::kChain, kept ? Why::kServing : Why::kFirstHealthy, chosen, -1};
   }
 
   memory.serving = -1;
   for (auto& e : memory.entries) e.held = false;  // nothing serves: nothing to protect
-  if (record.dr && (dr_cond || record.dr->dr_if_no_records)) {
-    return Selection{Source::kDr, -1, &record.dr->rdata,
-                     dr_cond ? "no chain entry is healthy; DR condition " + record.dr->dr_cond + " is true"
-                             : "no chain entry is healthy (drIfNoRecords)"};
-  }
-  if (!record.fallback.empty()) return Selection{Source::kFallback, -1, &record.fallback, "no chain entry is healthy; fail-safe records"};
+  if (record.dr && (dr_cond || record.dr->dr_if_no_records))
+    return Decision{Source::kDr, dr_cond ? Why::kDrCond : Why::kDrIfNoRecords, -1, -1};
+  if (!record.fallback.empty()) return Decision{Source::kFallback, Why::kFallback, -1, -1};
   switch (record.all_down) {
-    case AllDownPolicy::kFailOpen: {
-      const int first = order.empty() ? 0 : order.front();
-      return Selection{Source::kFailOpen, first, &record.chain[static_cast<std::size_t>(first)].rdata,
-                       "every entry is down: failOpen serves " + entry_name(record, first)};
-    }
-    case AllDownPolicy::kNoData: return Selection{Source::kNoData, -1, nullptr, "every entry is down: nodata"};
-    case AllDownPolicy::kServFail: return Selection{Source::kServFail, -1, nullptr, "every entry is down: servfail"};
-    case AllDownPolicy::kRefused: return Selection{Source::kRefused, -1, nullptr, "every entry is down: refused"};
+    case AllDownPolicy::kFailOpen: return Decision{Source::kFailOpen, Why::kAllDown, order.empty() ? 0 : order.front(), -1};
+    case AllDownPolicy::kNoData: return Decision{Source::kNoData, Why::kAllDown, -1, -1};
+    case AllDownPolicy::kServFail: return Decision{Source::kServFail, Why::kAllDown, -1, -1};
+    case AllDownPolicy::kRefused: return Decision{Source::kRefused, Why::kAllDown, -1, -1};
   }
-  return Selection{Source::kNoData, -1, nullptr, "?"};
+  return Decision{Source::kNoData, Why::kAllDown, -1, -1};
+}
+
+Selection selection_of(const GtmRecord& record, const Decision& d, const std::vector<int>& order,
+                       const SelectionMemory& memory) {
+  const std::size_t n = record.chain.size();
+  const bool has_entry = d.entry >= 0 && static_cast<std::size_t>(d.entry) < n;
+  Selection s{d.source, d.entry, nullptr, ""};
+  switch (d.source) {
+    case Source::kChain:
+    case Source::kFailOpen:
+      if (has_entry) s.rdata = &record.chain[static_cast<std::size_t>(d.entry)].rdata;
+      break;
+    case Source::kDr: s.rdata = record.dr ? &record.dr->rdata : nullptr; break;
+    case Source::kFallback: s.rdata = &record.fallback; break;
+    default: break;
+  }
+  const bool has_waiting = d.waiting_for >= 0 && static_cast<std::size_t>(d.waiting_for) < n;
+  switch (d.why) {
+    case Why::kNone: break;
+    case Why::kFirstHealthy:
+    case Why::kServing:
+      if (!has_entry) break;
+      s.reason = entry_name(record, d.entry) + (d.why == Why::kServing ? " is serving" : " is the first healthy entry");
+      for (int i : order) {
+        if (i == d.entry) break;
+        if (static_cast<std::size_t>(i) < memory.entries.size() && memory.entries[static_cast<std::size_t>(i)].held)
+          s.reason += "; " + entry_name(record, i) + " is held (onlyNew) until an operator resumes it";
+      }
+      break;
+    case Why::kDrCond:
+      s.reason = "no chain entry is healthy; DR condition " + (record.dr ? record.dr->dr_cond : std::string()) + " is true";
+      break;
+    case Why::kDrIfNoRecords: s.reason = "no chain entry is healthy (drIfNoRecords)"; break;
+    case Why::kFallback: s.reason = "no chain entry is healthy; fail-safe records"; break;
+    case Why::kAllDown:
+      if (d.source == Source::kFailOpen && has_entry) s.reason = "every entry is down: failOpen serves " + entry_name(record, d.entry);
+      else s.reason = std::string("every entry is down: ") + to_string(d.source);
+      break;
+    case Why::kWaiting:
+      if (has_waiting) s.reason = "waiting for the first health results of " + record.chain[static_cast<std::size_t>(d.waiting_for)].dc;
+      break;
+    case Why::kRestoredWaiting:
+      if (has_waiting)
+        s.reason = "serving before the restart; waiting for the first health results of " +
+                   record.chain[static_cast<std::size_t>(d.waiting_for)].dc;
+      break;
+  }
+  return s;
+}
+
+std::string describe(const GtmRecord& record, const Decision& d) {
+  if ((d.source == Source::kChain || d.source == Source::kFailOpen) && d.entry >= 0 &&
+      static_cast<std::size_t>(d.entry) < record.chain.size())
+    return std::string(d.source == Source::kFailOpen ? "failOpen " : "") + entry_name(record, d.entry);
+  return to_string(d.source);
+}
+
+Selection select(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
+                 bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known) {
+  const Decision d = decide(record, order, healthy, dr_cond, memory, now, known);
+  return selection_of(record, d, order, memory);
 }
 
 bool resume(SelectionMemory& memory, int entry) {

@@ -54,6 +54,40 @@ struct Selection {
   std::string reason;                            // for explain and the audit journal
 };
 
+// Why an answer was chosen, as a code: selection_of() renders the text. The pipeline keeps
+// only this per record and region and builds text when someone reads it (explain, the audit).
+enum class Why : std::uint8_t {
+  kNone,             // never selected
+  kFirstHealthy,     // chain: the first healthy entry
+  kServing,          // chain: the entry already serving, still healthy
+  kDrCond,           // no healthy entry, DR condition true
+  kDrIfNoRecords,    // no healthy entry, drIfNoRecords
+  kFallback,         // no healthy entry, fail-safe records
+  kAllDown,          // no healthy entry: the all-down policy (source says which)
+  kWaiting,          // an entry has had no result yet: `waiting_for`
+  kRestoredWaiting,  // saved state: the entry serving before the restart, waiting for `waiting_for`
+};
+
+struct Decision {
+  Source source = Source::kChain;
+  Why why = Why::kNone;
+  int entry = -1;         // chain index for kChain and kFailOpen
+  int waiting_for = -1;   // kWaiting, kRestoredWaiting
+  bool operator==(const Decision&) const = default;
+};
+
+// select() without the text: the same decision and the same updates to `memory`.
+Decision decide(const GtmRecord& record, const std::vector<int>& order, const std::vector<bool>& healthy,
+                bool dr_cond, SelectionMemory& memory, SystemTime now, const std::vector<bool>* known = nullptr);
+
+// The Selection (rdata and reason text) of a decision; `order` and `memory` as decide() left them
+// (the reason names the held onlyNew entries ahead of the chosen one).
+Selection selection_of(const GtmRecord& record, const Decision& d, const std::vector<int>& order,
+                       const SelectionMemory& memory);
+
+// "entry 1 (dc2)", "failOpen entry 0 (dc1)", "dr", "nodata", ...: what a decision answers.
+std::string describe(const GtmRecord& record, const Decision& d);
+
 // Chooses the answer of one record for one region.
 //   order:    chain indexes in this region's preference order (the chain's own order if no geo)
 //   healthy:  per chain index, the entry's scenario (or its DC is ok), after stuck-state protection;

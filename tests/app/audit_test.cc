@@ -2,10 +2,15 @@
 // last line after a crash, the in-memory window, and a journal that cannot be opened.
 #include "app/audit.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
+#include "app/answers.h"
+#include "app/log.h"
 #include "tests/app/pharosd_harness.h"
 
 namespace pharos::app {
@@ -75,6 +80,80 @@ TEST(AuditJournal, AnUnopenableFileSaysWhyAndMemoryStillWorks) {
   EXPECT_NE(e->to_string().find("/nonexistent-dir/audit.jsonl"), std::string::npos);
   j.append(entry(1));
   EXPECT_EQ(j.recent(5).size(), 1u);
+}
+
+// One selection round is one write: the same lines, in the same order, as one append() each.
+TEST(AuditJournal, ABatchWritesTheSameLinesAsOneAppendEach) {
+  test::TempDir dir;
+  AuditJournal one(dir.file("one.jsonl")), batch(dir.file("batch.jsonl"));
+  ASSERT_FALSE(one.open());
+  ASSERT_FALSE(batch.open());
+  std::vector<AuditEntry> entries;
+  for (int i = 0; i < 50; ++i) {
+    one.append(entry(i));
+    entries.push_back(entry(i));
+  }
+  batch.append(std::move(entries));
+  EXPECT_FALSE(batch.write_error());
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string written = text(dir.file("batch.jsonl"));
+  EXPECT_EQ(written, text(dir.file("one.jsonl")));
+  EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 50);
+  ASSERT_EQ(batch.recent(100).size(), 50u);
+  EXPECT_EQ(batch.recent(100).front().reason, entry(0).reason);
+  EXPECT_EQ(batch.recent(100).back().reason, entry(49).reason);
+
+  // The in-memory window keeps the newest of a batch larger than itself.
+  AuditJournal small(dir.file("small.jsonl"), AuditJournal::kDefaultMaxBytes, 3);
+  ASSERT_FALSE(small.open());
+  std::vector<AuditEntry> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back(entry(i));
+  small.append(std::move(ten));
+  ASSERT_EQ(small.size(), 3u);
+  EXPECT_EQ(small.recent(3).front().reason, entry(7).reason);
+  // And after a restart the file gives all ten back.
+  AuditJournal again(dir.file("small.jsonl"));
+  ASSERT_FALSE(again.open());
+  EXPECT_EQ(again.recent(100).size(), 10u);
+}
+
+// The log of one round: a summary line when several answers moved, then one line per change,
+// each the same as a log_info("answer changed", ...) of that change.
+TEST(AnswerLog, ARoundIsASummaryAndTheSameLinesAsOneLogCallEach) {
+  const scenario::SystemTime at = scenario::SystemTime{} + std::chrono::hours(490'000);
+  std::vector<scenario::AnswerChange> changes = {
+      {"www.example.com./A", "", "entry 0 (dc1)", "entry 1 (dc2)", "entry 1 (dc2) is the first healthy entry", "health change", at},
+      {"api.example.com./AAAA", "eu", "failOpen entry 0 (dc1)", "nodata", "every entry is down: \"x\"", "operator", at},
+  };
+  std::string expected = format_log_line(LogLevel::kInfo, "answers changed", {{"count", "2"}});
+  for (const auto& c : changes) {
+    expected += format_log_line(LogLevel::kInfo, "answer changed",
+                                {{"record", std::string(c.record)}, {"region", c.region.empty() ? "-" : std::string(c.region)},
+                                 {"from", std::string(c.from)}, {"to", std::string(c.to)}, {"reason", c.full_reason()}});
+  }
+  EXPECT_EQ(format_answer_changes(changes), expected);
+  EXPECT_NE(expected.find("reason=\"entry 1 (dc2) is the first healthy entry (health change)\""), std::string::npos) << expected;
+
+  // One change: no summary line.
+  changes.resize(1);
+  EXPECT_EQ(format_answer_changes(changes).find("answers changed"), std::string::npos);
+  const std::string one = format_answer_changes(changes);
+  EXPECT_EQ(std::count(one.begin(), one.end(), '\n'), 1);
+  EXPECT_TRUE(format_answer_changes({}).empty());
+
+  const auto entries = answer_audit_entries(changes);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].kind, "answer");
+  EXPECT_EQ(entries[0].subject, "www.example.com./A");
+  EXPECT_EQ(entries[0].region, "");
+  EXPECT_EQ(entries[0].from, "entry 0 (dc1)");
+  EXPECT_EQ(entries[0].to, "entry 1 (dc2)");
+  EXPECT_EQ(entries[0].reason, "entry 1 (dc2) is the first healthy entry (health change)");
+  EXPECT_EQ(entries[0].by, "pipeline");
+  EXPECT_EQ(entries[0].at, at);
 }
 
 }  // namespace

@@ -53,7 +53,10 @@ class GtmEngineTest : public ::testing::Test {
     engine_ = std::make_unique<GtmEngine>(
         &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { published_.push_back(std::move(c)); },
         [this] { return now_; });
-    engine_->on_audit([this](const AnswerChange& c) { audit_.push_back(c.region + ":" + c.from + "->" + c.to); });
+    engine_->on_audit([this](const std::vector<AnswerChange>& round) {
+      ++rounds_;
+      for (const auto& c : round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
+    });
     config_ = std::move(config);
     initial_ = engine_->apply(config_, regions, health_);
     return *engine_;
@@ -74,7 +77,10 @@ class GtmEngineTest : public ::testing::Test {
     engine_ = std::make_unique<GtmEngine>(
         &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { published_.push_back(std::move(c)); },
         [this] { return now_; });
-    engine_->on_audit([this](const AnswerChange& c) { audit_.push_back(c.region + ":" + c.from + "->" + c.to); });
+    engine_->on_audit([this](const std::vector<AnswerChange>& round) {
+      ++rounds_;
+      for (const auto& c : round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
+    });
     if (with_state) {
       health_.restore(h, now_);
       engine_->restore(std::move(g));
@@ -95,6 +101,7 @@ class GtmEngineTest : public ::testing::Test {
   std::unique_ptr<dns::DynamicChoices> initial_;
   std::vector<std::unique_ptr<const dns::DynamicChoices>> published_;
   std::vector<std::string> audit_;
+  int rounds_ = 0;  // audit callbacks: one per selection round with changes
 };
 
 TEST_F(GtmEngineTest, StartsOnThePreferredEntryBeforeAnyResult) {
@@ -535,6 +542,131 @@ TEST_F(GtmEngineTest, StartupAnswersTheFirstEntryNotKnownToBeDown) {
   EXPECT_EQ(last(), 1u);
   set("dc2", false);
   EXPECT_EQ(engine_->view()[0].regions[0].selection.source, Source::kFailOpen);
+}
+
+// The dirty set: a verdict re-selects exactly the records that depend on it (through a chain
+// entry's scenario, a drCond or a chain DC), in one round, and moves only the answers it must.
+TEST_F(GtmEngineTest, AVerdictReselectsExactlyTheRecordsThatDependOnIt) {
+  health::HealthConfig hc = two_dcs();
+  health::CheckSpec user;
+  user.params = health::TcpParams{"127.0.0.1", 1, "", ""};
+  user.thresholds = {1, 1};
+  hc.checks["u1"] = user;
+  hc.checks["u2"] = user;
+  health_.configure(hc, now_);
+  GtmConfig c;
+  c.scenarios["s1"] = ScenarioSpec{"s1", {{Term{"u1", false}}}};
+  c.scenarios["s2"] = ScenarioSpec{"s2", {{Term{"u2", false}}}};
+  std::size_t first_entry = 0, dr_only = 0;
+  for (int i = 0; i < 200; ++i) {
+    GtmRecord r = www();
+    r.name = "r" + std::to_string(i) + ".example.com.";
+    if (i % 3 == 0) {
+      r.chain[0].scenario = "s1";  // answer moves with s1
+      ++first_entry;
+    } else if (i % 5 == 0) {
+      r.dr = DrSpec{{"203.0.113.1"}, "s1", false};  // depends on s1, answer does not move
+      ++dr_only;
+    }
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  now_ += seconds(1);
+  e.on_health(health_.record("u1", health::ProbeResult{true, "", {}}, now_), health_);
+  now_ += seconds(1);
+  e.on_health(health_.record("u2", health::ProbeResult{true, "", {}}, now_), health_);
+  for (std::size_t i = 0; i < 200; ++i) ASSERT_EQ(last(i), 0u) << i;
+
+  audit_.clear();
+  rounds_ = 0;
+  const std::uint64_t before = e.record_selections(), publishes = e.publishes();
+  now_ += seconds(1);
+  e.on_health(health_.record("u1", health::ProbeResult{false, "refused", {}}, now_), health_);
+  EXPECT_EQ(e.record_selections() - before, first_entry + dr_only);
+  EXPECT_EQ(e.publishes(), publishes + 1);
+  EXPECT_EQ(rounds_, 1);
+  EXPECT_EQ(audit_.size(), first_entry);
+  for (std::size_t i = 0; i < 200; ++i) EXPECT_EQ(last(i), i % 3 == 0 ? 1u : 0u) << i;
+  EXPECT_FALSE(e.pending());
+
+  // s2 is used by no record: nothing is selected, nothing published.
+  const std::uint64_t quiet = e.record_selections();
+  now_ += seconds(1);
+  e.on_health(health_.record("u2", health::ProbeResult{false, "refused", {}}, now_), health_);
+  EXPECT_EQ(e.record_selections(), quiet);
+  EXPECT_EQ(e.publishes(), publishes + 1);
+
+  // A DC every record uses: every record, once.
+  const std::uint64_t dc = e.record_selections();
+  set("dc2", false);
+  EXPECT_EQ(e.record_selections() - dc, 200u);
+}
+
+// Records with a geo order are decided in every region, records without one once for all regions:
+// one audit entry (region "") for those, one per region that moved for the others.
+TEST_F(GtmEngineTest, GeoRecordsAreDecidedPerRegionOthersOnceForAll) {
+  GtmConfig c;
+  GtmRecord geo = www();
+  geo.name = "geo.example.com.";
+  geo.geo["eu"] = {"dc1", "dc2"};
+  geo.geo["us"] = {"dc2", "dc1"};
+  GtmRecord plain = www();
+  plain.name = "plain.example.com.";
+  c.regions = {RegionSpec{"eu", {}}, RegionSpec{"us", {}}};
+  c.records = {geo, plain};
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c, 3);
+  set("dc1", true);
+  set("dc2", true);
+  audit_.clear();
+  set("dc1", false);
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
+                                              ":entry 0 (dc1)->entry 1 (dc2)"}));
+  for (std::size_t region = 0; region < 3; ++region) {
+    EXPECT_EQ(last(0, region), 1u) << region;
+    EXPECT_EQ(last(1, region), 1u) << region;
+  }
+  const auto x = e.explain("plain.example.com./A", 2, health_);
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->region, "us");
+  EXPECT_EQ(x->selection.reason, "entry 1 (dc2) is the first healthy entry");
+  set("dc1", true);
+  EXPECT_EQ(last(0, 2), 1u);  // us still prefers dc2
+  EXPECT_EQ(last(1, 2), 0u);
+}
+
+// The audit texts are cached per DC and entry; they must be the same as the selection's own.
+TEST_F(GtmEngineTest, AuditTextsEqualTheSelectionsTexts) {
+  GtmConfig c;
+  c.records = {www(), www()};
+  c.records[1].name = "other.example.com.";
+  c.records[1].all_down = AllDownPolicy::kServFail;
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  std::vector<std::string> reasons;
+  e.on_audit([&](const std::vector<AnswerChange>& round) {
+    for (const auto& ch : round) {
+      reasons.push_back(std::string(ch.record) + " " + std::string(ch.from) + " -> " + std::string(ch.to) + ": " +
+                        ch.full_reason());
+    }
+  });
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  set("dc2", false);
+  set("dc1", true);
+  EXPECT_EQ(reasons, (std::vector<std::string>{
+                         "www.example.com./A entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                         "other.example.com./A entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                         "www.example.com./A entry 1 (dc2) -> failOpen entry 0 (dc1): every entry is down: failOpen serves entry 0 (dc1) (health change)",
+                         "other.example.com./A entry 1 (dc2) -> servfail: every entry is down: servfail (health change)",
+                         "other.example.com./A servfail -> entry 0 (dc1): entry 0 (dc1) is the first healthy entry (health change)",
+                     }));
+  // www stayed on alternative 0 (failOpen entry 0, then entry 0): no change to report.
+  EXPECT_EQ(e.view()[0].regions[0].selection.reason, "entry 0 (dc1) is the first healthy entry");
 }
 
 }  // namespace
