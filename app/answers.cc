@@ -5,10 +5,10 @@
 
 namespace pharos::app {
 
-std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes) {
-  std::string out;
-  if (changes.empty()) return out;
-  out.reserve(changes.size() * 200);
+namespace {
+
+void append_answer_changes(std::string& out, const std::vector<scenario::AnswerChange>& changes) {
+  if (changes.empty()) return;
   if (changes.size() > 1) {
     const std::string count = std::to_string(changes.size());
     append_log_line(out, LogLevel::kInfo, "answers changed", {{"count", count}});
@@ -20,6 +20,13 @@ std::string format_answer_changes(const std::vector<scenario::AnswerChange>& cha
                     {{"record", c.record}, {"region", c.region.empty() ? std::string_view("-") : c.region},
                      {"from", c.from}, {"to", c.to}, {"reason", reason}});
   }
+}
+
+}  // namespace
+
+std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes) {
+  std::string out;
+  append_answer_changes(out, changes);
   return out;
 }
 
@@ -34,7 +41,13 @@ std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerC
 
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
   if (changes.empty()) return;
-  write_log(format_answer_changes(changes));
+  // The control loop's buffer, kept between rounds (up to 16 MiB) so a burst does not fault in
+  // fresh pages every time.
+  static thread_local std::string buffer;
+  buffer.clear();
+  append_answer_changes(buffer, changes);
+  write_log(buffer);
+  if (buffer.capacity() > (16u << 20)) std::string().swap(buffer);
   if (journal != nullptr) journal->append(answer_audit_entries(changes));
 }
 

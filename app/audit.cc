@@ -51,11 +51,11 @@ AuditJournal::~AuditJournal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string AuditJournal::to_json(const AuditEntry& e) {
-  rapidjson::StringBuffer b;
-  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+namespace {
+
+void write_entry(rapidjson::Writer<rapidjson::StringBuffer>& w, const AuditEntry& e, const std::string& at) {
   w.StartObject();
-  put(w, "at", scenario::rfc3339(e.at), true);
+  put(w, "at", at, true);
   put(w, "kind", e.kind, true);
   put(w, "subject", e.subject, true);
   if (e.kind == "answer") put(w, "region", e.region, true);
@@ -64,6 +64,14 @@ std::string AuditJournal::to_json(const AuditEntry& e) {
   put(w, "reason", e.reason);
   put(w, "by", e.by);
   w.EndObject();
+}
+
+}  // namespace
+
+std::string AuditJournal::to_json(const AuditEntry& e) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  write_entry(w, e, scenario::rfc3339(e.at));
   return std::string(b.GetString(), b.GetSize());
 }
 
@@ -123,7 +131,7 @@ void AuditJournal::rotate() {
   if (fd_ < 0) write_error_ = "cannot reopen " + path_ + ": " + std::strerror(errno);
 }
 
-void AuditJournal::write_lines(const std::string& lines) {
+void AuditJournal::write_lines(std::string_view lines) {
   if (fd_ < 0 || lines.empty()) return;
   if (file_bytes_ + lines.size() > max_bytes_ && file_bytes_ > 0) rotate();
   if (fd_ < 0) return;
@@ -156,13 +164,23 @@ void AuditJournal::append(AuditEntry entry) {
 }
 
 void AuditJournal::append(std::vector<AuditEntry> entries) {
-  if (fd_ >= 0) {
-    std::string lines;
+  if (fd_ >= 0 && !entries.empty()) {
+    // One buffer for the round; the entries of a round share their time, formatted once.
+    rapidjson::StringBuffer b;
+    b.Reserve(entries.size() * 256);
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    scenario::SystemTime at_time = entries.front().at;
+    std::string at = scenario::rfc3339(at_time);
     for (const auto& e : entries) {
-      lines += to_json(e);
-      lines += '\n';
+      if (e.at != at_time) {
+        at_time = e.at;
+        at = scenario::rfc3339(at_time);
+      }
+      w.Reset(b);
+      write_entry(w, e, at);
+      b.Put('\n');
     }
-    write_lines(lines);
+    write_lines(std::string_view(b.GetString(), b.GetSize()));
   }
   // Only the newest keep_recent_ stay in memory.
   const std::size_t skip = entries.size() > keep_recent_ ? entries.size() - keep_recent_ : 0;

@@ -14,6 +14,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/result.h"
@@ -64,7 +65,7 @@ class AuditJournal {
 
  private:
   void rotate();
-  void write_lines(const std::string& lines);
+  void write_lines(std::string_view lines);
   void remember(AuditEntry&& entry);
 
   std::string path_;

@@ -471,8 +471,8 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
     moved_.clear();
     return;
   }
-  std::vector<AnswerChange> out;
-  out.reserve(moved_.size());
+  std::vector<AnswerChange>& out = report_;  // reused: no allocation (and no fresh pages) per round
+  out.clear();
   for (const Moved& m : moved_) {
     const GtmRecord& r = gtm_.records[m.record];
     const RegionState& st = state_[m.record * regions_ + m.region];
@@ -481,6 +481,7 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
   }
   moved_.clear();
   audit_(out);
+  out.clear();
   texts_.clear();
 }
 

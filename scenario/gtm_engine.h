@@ -238,6 +238,7 @@ class GtmEngine {
   std::vector<Moved> moved_;                     // reused between rounds
   std::unordered_map<std::uint64_t, std::string> labels_;  // entry labels and reasons by (kind, DC, entry)
   std::deque<std::string> texts_;                // the other texts of one report (stable addresses)
+  std::vector<AnswerChange> report_;             // reused between rounds
   std::vector<bool> healthy_, known_;            // reused by select_record
   std::vector<char> scenario_touched_;           // reused by refresh_inputs
   std::vector<std::int32_t> scenario_work_;
