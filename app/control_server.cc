@@ -133,7 +133,9 @@ struct ControlServerCallbacks {
     }
     auto prepared = prepare(s, *req);
     if (auto* r = std::get_if<ApiResponse>(&prepared)) return reply(s, c, *req, *r);
-    return reply(s, c, *req, s.dispatch(std::move(std::get<Routed>(prepared))));
+    Routed& routed = std::get<Routed>(prepared);
+    if (s.direct_[routed.route]) return reply(s, c, *req, s.run_direct(std::move(routed)));
+    return reply(s, c, *req, s.dispatch(std::move(routed)));
   }
 
   static std::variant<Routed, ApiResponse> prepare(ControlServer& s, ControlRequest& req) {
@@ -171,6 +173,12 @@ void ControlServer::route(std::string method, std::string pattern, Role min_role
   handlers_.push_back(std::move(handler));
   async_handlers_.emplace_back();
   timeouts_.emplace_back(0);
+  direct_.push_back(false);
+}
+
+void ControlServer::route_direct(std::string method, std::string pattern, Role min_role, Handler handler) {
+  route(std::move(method), std::move(pattern), min_role, std::move(handler));
+  direct_.back() = true;
 }
 
 void ControlServer::route_async(std::string method, std::string pattern, Role min_role, AsyncHandler handler,
@@ -179,6 +187,7 @@ void ControlServer::route_async(std::string method, std::string pattern, Role mi
   handlers_.emplace_back();
   async_handlers_.push_back(std::move(handler));
   timeouts_.push_back(timeout);
+  direct_.push_back(false);
 }
 
 std::shared_ptr<const TokenSet> ControlServer::tokens() const {
@@ -273,6 +282,15 @@ ApiResponse ControlServer::dispatch(Routed&& routed) {
   log_warn("control API request timed out", {{"request", job->request.method + " " + job->request.path}, {"applied", "maybe"}});
   return api_error(503, "pharosd's control loop did not finish the request within " + waited +
                             "; it may still take effect");
+}
+
+ApiResponse ControlServer::run_direct(Routed&& routed) {
+  try {
+    return handlers_[routed.route](routed.request);
+  } catch (const std::exception& e) {
+    log_error("control API handler failed", {{"request", routed.request.method + " " + routed.request.path}, {"error", e.what()}});
+    return api_error(500, std::string("internal error: ") + e.what());
+  }
 }
 
 void ControlServer::run_job(const std::shared_ptr<Job>& shared) {

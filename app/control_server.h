@@ -66,6 +66,10 @@ class ControlServer {
   using AsyncHandler = std::function<void(const ApiRequest&, Reply reply)>;
   void route_async(std::string method, std::string pattern, Role min_role, AsyncHandler handler,
                    std::chrono::milliseconds timeout);
+  // A handler that runs on the HTTP thread itself, never waiting for `loop`: for reads that
+  // must answer while the loop is busy or stuck (/metrics). It may run on several HTTP threads
+  // at once and must only touch what is safe from any thread.
+  void route_direct(std::string method, std::string pattern, Role min_role, Handler handler);
   Result<void> start();
   std::uint16_t port() const { return port_; }  // the bound port (useful with port 0)
   // On SIGHUP: a bad file keeps the old tokens and the error says why.
@@ -82,6 +86,7 @@ class ControlServer {
   friend struct ControlServerCallbacks;  // libmicrohttpd and libuv callbacks (control_server.cc)
 
   ApiResponse dispatch(Routed&& routed);   // on an HTTP thread: queue, wait, or 503
+  ApiResponse run_direct(Routed&& routed);  // on an HTTP thread
   void run_job(const std::shared_ptr<Job>& job);  // on `loop`
   void finish_job(Job& job, ApiResponse&& r);      // on `loop`
   void run_queued();                       // on `loop`
@@ -93,6 +98,7 @@ class ControlServer {
   std::vector<Handler> handlers_;             // by route; empty for async routes
   std::vector<AsyncHandler> async_handlers_;  // by route; empty for plain routes
   std::vector<std::chrono::milliseconds> timeouts_;  // by route; 0 = config_.loop_timeout_ms
+  std::vector<bool> direct_;                  // by route: the handler runs on the HTTP thread
   MHD_Daemon* daemon_ = nullptr;
   uv_async_t* async_ = nullptr;  // freed in its close callback
   std::uint16_t port_ = 0;

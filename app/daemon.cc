@@ -176,6 +176,7 @@ int Daemon::run() {
   config_api_.reset();
   api_.reset();
   control_.reset();
+  metrics_.reset();
   saver_.reset();
   gtm_.reset();
   health_.reset();
@@ -251,6 +252,9 @@ bool Daemon::start_control(const Config& config) {
   };
   config_api_ = std::make_unique<ConfigApi>(std::move(cc));
   config_api_->install(*control_);
+  // Answered on the HTTP thread, from live counters and the last snapshot: it works (and shows
+  // the watchdog age growing) even when the control loop is stuck.
+  control_->route_direct("GET", "/metrics", Role::kNone, [this](const ApiRequest&) { return metrics_->respond(); });
   if (auto s = control_->start(); !s) {
     log_error("cannot start the control API", {{"error", s.error().to_string()}});
     return false;
@@ -263,12 +267,20 @@ void Daemon::start_health() {
   probes_ = std::make_unique<health::ProbeServices>(&loop_);
   health_ = std::make_unique<health::HealthEngine>(&loop_, *probes_);
   gtm_ = std::make_unique<scenario::GtmEngine>(
-      &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { server_->publish_choices(std::move(c)); });
+      &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) {
+        server_->publish_choices(std::move(c));
+        metrics_->answers_published();
+      });
+  metrics_ = std::make_unique<DaemonMetrics>(
+      &loop_, DaemonMetrics::Sources{server_.get(), health_.get(), gtm_.get(), &config_generation_, version_});
+  health_->on_probe([this](const std::vector<std::string>& ids, const health::ProbeResult& r) { metrics_->probe(ids, r); });
   // Called after the publish, once per selection round: one log write, one journal write.
   gtm_->on_audit([this](const std::vector<scenario::AnswerChange>& c) { record_answer_changes(c, audit_.get()); });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { history_->record(c); });
+  health_->subscribe([this](const health::Changes& c) { metrics_->verdicts(c); });  // before the GTM engine
   health_->subscribe([this](const health::Changes& c) { gtm_->on_health(c, health_->state()); });
+  health_->subscribe([this](const health::Changes&) { metrics_->verdicts_handled(); });
 
   saver_ = std::make_unique<StateSaver>(&loop_, [this] {
     return scenario::StateFile{std::chrono::system_clock::now(), health_->state().save(), gtm_->save()};
@@ -276,8 +288,14 @@ void Daemon::start_health() {
   // Everything that moves the state: verdicts, selection rounds (memory moves even when no answer
   // does) and operator actions (a force to the current state moves nothing else).
   health_->subscribe([this](const health::Changes&) { saver_->changed(); });
-  health_->on_operator_action([this] { saver_->changed(); });
-  gtm_->on_selection([this] { saver_->changed(); });
+  health_->on_operator_action([this] {
+    saver_->changed();
+    metrics_->changed();
+  });
+  gtm_->on_selection([this] {
+    saver_->changed();
+    metrics_->selection_done();
+  });
 }
 
 void Daemon::apply_first(Loaded& l) {
@@ -367,6 +385,7 @@ void Daemon::finish_reload(ReloadOutcome outcome) {
   last_reload_ = outcome;
   notify_.ready(outcome.ok ? "serving; reloaded, config generation " + std::to_string(config_generation_)
                            : "serving the previous configuration; reload failed: " + outcome.error);
+  metrics_->reloaded(outcome.ok, outcome.duration_ms, outcome.at);
   audit_->append(AuditEntry{outcome.at, "reload", config_path_, "", "generation " + std::to_string(
                                 outcome.ok ? config_generation_ - 1 : config_generation_),
                             outcome.ok ? "generation " + std::to_string(config_generation_) : "unchanged",
@@ -466,6 +485,7 @@ void Daemon::stop(int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&reclaim_timer_), nullptr);
   saver_->close();  // one last write of the state; the loop runs until it is on disk
   history_->close(std::chrono::system_clock::now());  // the timeline shows the time we are away
+  metrics_->stop();
   gtm_->stop();
   health_->stop();
   probes_->close();

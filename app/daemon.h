@@ -20,6 +20,7 @@
 #include "app/control_api.h"
 #include "app/control_server.h"
 #include "app/health_history.h"
+#include "app/daemon_metrics.h"
 #include "app/loader.h"
 #include "app/service.h"
 #include "app/state_saver.h"
@@ -98,6 +99,7 @@ class Daemon {
   ServiceNotifier notify_;  // systemd's Type=notify protocol; does nothing outside systemd
   std::unique_ptr<ConfigApi> config_api_;
   std::deque<PendingChange> changes_;     // waiting for the running reload or change
+  std::unique_ptr<DaemonMetrics> metrics_;  // outlives control_: /metrics reads it on HTTP threads
   std::uint64_t config_generation_ = 1;  // bumped by every successful reload
   std::size_t zones_ = 0;
   std::optional<ReloadOutcome> last_reload_;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dns/query_stats.h"
+
 namespace pharos::dns {
 
 namespace {
@@ -110,6 +112,43 @@ const Answer* AnswerTable::resolve_dynamic(const Answer& a, const ParsedQuery& q
     default: break;
   }
   return &answers_[slot.first_alternative + (choice < slot.alternatives ? choice : 0)];
+}
+
+void AnswerTable::attach_counters(std::size_t threads) const {
+  if (counts_ || threads == 0 || outcomes_ == 0) return;
+  constexpr std::size_t kLine = 64 / sizeof(std::uint64_t);
+  // Each thread's row starts on its own cache line, so no two threads write the same line.
+  count_stride_ = (outcomes_ + kLine - 1) / kLine * kLine;
+  counts_ = std::make_unique<std::uint64_t[]>(threads * count_stride_ + kLine);
+  auto addr = reinterpret_cast<std::uintptr_t>(counts_.get());
+  count_rows_ = counts_.get() + ((64 - addr % 64) % 64) / sizeof(std::uint64_t);
+  count_threads_ = threads;
+}
+
+void AnswerTable::count_dynamic(std::size_t thread, const Answer& dynamic, const Answer* served) const {
+  if (thread >= count_threads_) return;
+  const DynamicSlot& slot = slots_[dynamic.data];
+  const Answer* first = &answers_[slot.first_alternative];
+  std::uint32_t outcome;
+  if (served >= first && served < first + slot.alternatives) {
+    outcome = static_cast<std::uint32_t>(served - first);
+  } else if (served == &answers_[servfail_]) {
+    outcome = slot.alternatives + kOutcomeServFail;
+  } else if (served == &answers_[refused_]) {
+    outcome = slot.alternatives + kOutcomeRefused;
+  } else {
+    outcome = slot.alternatives + kOutcomeNoData;
+  }
+  bump(count_rows_[thread * count_stride_ + slot.first_outcome + outcome]);
+}
+
+std::uint64_t AnswerTable::dynamic_count(std::size_t slot, std::uint32_t outcome) const {
+  if (count_threads_ == 0 || slot >= slots_.size()) return 0;
+  if (outcome >= slots_[slot].alternatives + kSpecialOutcomes) return 0;
+  const std::size_t column = slots_[slot].first_outcome + outcome;
+  std::uint64_t sum = 0;
+  for (std::size_t t = 0; t < count_threads_; ++t) sum += peek(count_rows_[t * count_stride_ + column]);
+  return sum;
 }
 
 std::size_t AnswerTable::memory_bytes() const {

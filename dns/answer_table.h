@@ -83,6 +83,7 @@ class AnswerTable {
   struct DynamicSlot {
     std::uint32_t first_alternative = 0;  // answers_ index of alternative 0
     std::uint32_t alternatives = 0;
+    std::uint32_t first_outcome = 0;      // its first answer-counter column (count_dynamic)
     std::uint16_t zone = 0;
     bool geo = false;
   };
@@ -95,6 +96,25 @@ class AnswerTable {
     return regions_.region_of(family, address, prefix);
   }
   const RegionTable& region_table() const { return regions_; }
+
+  // Answers served per dynamic RRset and outcome, for metrics. Outcome o of a slot: alternative o
+  // for o < alternatives, then kOutcomeNoData, kOutcomeServFail, kOutcomeRefused past them.
+  // Counters live with the table, one row per DNS thread on its own cache lines (single writer,
+  // relaxed: query_stats.h), so a reload starts them again from zero.
+  struct DynamicInfo {
+    std::string key;                       // DynamicRrset::key
+    std::vector<AlternativeInfo> alternatives;
+  };
+  static constexpr std::uint32_t kOutcomeNoData = 0, kOutcomeServFail = 1, kOutcomeRefused = 2;
+  static constexpr std::uint32_t kSpecialOutcomes = 3;  // after the alternatives
+  const DynamicInfo& dynamic_info(std::size_t slot) const { return info_[slot]; }
+  // Control thread, before the table is published: room for `threads` counting threads.
+  void attach_counters(std::size_t threads) const;
+  // Thread `thread` served `served` for the dynamic answer `dynamic` (a no-op without counters
+  // or for an unknown thread). No allocation.
+  void count_dynamic(std::size_t thread, const Answer& dynamic, const Answer* served) const;
+  // Sum over threads of one outcome of one slot; any thread, while it holds the table.
+  std::uint64_t dynamic_count(std::size_t slot, std::uint32_t outcome) const;
 
   // Control thread: the choices readers see next. SnapshotPublisher calls these so that replaced
   // choices are freed only when no reader can hold them.
@@ -155,6 +175,11 @@ class AnswerTable {
   std::uint32_t servfail_ = 0;         // dynamic all-down policies
   std::uint32_t refused_ = 0;
   std::vector<DynamicSlot> slots_;
+  std::vector<DynamicInfo> info_;      // by slot
+  std::uint32_t outcomes_ = 0;         // counter columns over every slot
+  mutable std::unique_ptr<std::uint64_t[]> counts_;  // [thread * stride + column], see attach_counters
+  mutable std::uint64_t* count_rows_ = nullptr;      // counts_, aligned to a cache line
+  mutable std::size_t count_threads_ = 0, count_stride_ = 0;
   std::vector<std::string> region_names_;
   RegionTable regions_;                // explicit networks, then GeoIP-derived ones
   // The live choices: a designated mutable slot of an otherwise immutable table, swapped by the

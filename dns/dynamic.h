@@ -18,6 +18,15 @@ namespace pharos::dns {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// What an alternative stands for, as metrics show it: source "chain" with the entry's index and
+// DC, or "dr", or "fallback" (entry and dc empty).
+struct AlternativeInfo {
+  std::string source;
+  std::string entry;
+  std::string dc;
+  bool operator==(const AlternativeInfo&) const = default;
+};
+
 // One GTM record as the table needs it.
 struct DynamicRrset {
   Bytes owner;                              // lowercased wire name
@@ -26,6 +35,8 @@ struct DynamicRrset {
   std::vector<std::vector<Bytes>> alternatives;  // [alternative][record] uncompressed wire rdata
   bool geo = false;                          // answers differ by region: send the ECS scope
   std::string label;                         // "www.example.com./A" for messages
+  std::string key;                           // "www.example.com./A": the record's ID, for metrics
+  std::vector<AlternativeInfo> info;         // per alternative, for metrics (may be empty)
 };
 
 // Client networks of one region. Region 0 is "no region"; configured regions are 1..n.

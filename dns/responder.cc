@@ -116,15 +116,19 @@ bool Responder::formerr_repeated(const ClientInfo& client, std::uint16_t id, std
 std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* query, std::size_t len,
                                std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
                                std::uint64_t now_ms) {
-  ++stats_.queries;
+  ResponderStats& st = stats_[static_cast<std::size_t>(client.transport)];
+  st_ = &st;
+  bump(st.queries);
   const TableOptions& opts = table.options();
   // Echo, daytime, chargen, time, kpasswd: never answer them over UDP (row 3).
   if (client.transport == Transport::kUdp && reflection_port(source_port(client.addr))) {
-    ++stats_.dropped;
+    bump(st.qtype[kQtypeNone]);
+    bump(st.dropped);
     return 0;
   }
   ParsedQuery& q = q_;
   parse_query(query, len, q);
+  bump(st.qtype[q.question_ok ? qtype_slot(q.qtype) : kQtypeNone]);
 
   const std::size_t opt_size = OptWriter::size(q, opts, client);
   std::size_t limit = out_cap;
@@ -149,13 +153,13 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
       n += OptWriter::write(out + n, q, opts, client, code);
       set_header_count(out, kOffArcount, 1);
     }
-    ++stats_.rcode[std::min<std::size_t>(code, stats_.rcode.size() - 1)];
+    bump(st.rcode[std::min<std::size_t>(code, st.rcode.size() - 1)]);
     return n;
   };
 
   switch (q.outcome) {
     case ParseOutcome::kDrop:
-      ++stats_.dropped;
+      bump(st.dropped);
       return 0;
     case ParseOutcome::kNotImp:
       // No flag of the query is echoed, RD included (row 6).
@@ -163,7 +167,7 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
     case ParseOutcome::kFormErr:
       // A peer that keeps sending the same broken packet gets one answer, not a loop (row 4).
       if (formerr_repeated(client, q.id, now_ms)) {
-        ++stats_.dropped;
+        bump(st.dropped);
         return 0;
       }
       return short_reply(Rcode::kFormErr, true, true);
@@ -186,7 +190,11 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
   else if (q.qclass == rrclass::kCh) a = table.lookup_chaos(q);
   if (a == nullptr) return short_reply(Rcode::kRefused, true, true);  // not ours (rows 34, 36)
   std::uint8_t ecs_scope = 0;
-  if (a->rcode & kDynamicAnswer) a = table.resolve_dynamic(*a, q, client.addr, &ecs_scope);  // GTM
+  if (a->rcode & kDynamicAnswer) {  // GTM
+    const Answer* dynamic = a;
+    a = table.resolve_dynamic(*dynamic, q, client.addr, &ecs_scope);
+    table.count_dynamic(thread_, *dynamic, a);
+  }
 
   const std::uint16_t rcode = a->rcode & kRcodeBits;
   const bool aa = (a->rcode & kNotAuthoritative) == 0;
@@ -206,7 +214,7 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
   } else {
     // Does not fit: header, question and OPT with TC set, so the client retries over TCP.
     store_u16(out + kOffFlags, header_flags(out) | kFlagTc);
-    ++stats_.truncated;
+    bump(st.truncated);
     body = 0;
   }
   std::size_t n = qend;
@@ -228,7 +236,7 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
     ++ar;
   }
   set_header_count(out, kOffArcount, body != 0 ? ar : static_cast<std::uint16_t>(q.edns.present ? 1 : 0));
-  ++stats_.rcode[rcode];
+  bump(st.rcode[std::min<std::size_t>(rcode, st.rcode.size() - 1)]);
   return n;
 }
 
@@ -283,7 +291,7 @@ std::size_t Responder::tsig_badkey(const std::uint8_t* query, std::uint8_t* out,
 
 std::size_t Responder::finish(std::uint8_t* out, std::size_t n, std::uint16_t ar, Rcode rcode) {
   set_header_count(out, kOffArcount, ar);
-  ++stats_.rcode[static_cast<std::size_t>(rcode)];
+  bump(st_->rcode[static_cast<std::size_t>(rcode)]);
   return n;
 }
 

@@ -1,7 +1,8 @@
 // responder.h: turns one raw query into one raw response using the current AnswerTable.
 // This file decides *what* to answer (CONFORMANCE.md); answer_table.h holds the encoded pieces.
-// One Responder per worker: it holds that worker's counters and FORMERR-loop memory, so it needs
-// no locks. No allocation, no exception.
+// One Responder per worker thread: it holds that thread's counters (single writer, readable from
+// any thread: query_stats.h) and FORMERR-loop memory, so it needs no locks. No allocation, no
+// exception.
 //
 //   Responder r;
 //   std::size_t n = r.respond(table, query, qlen, out, sizeof out, client, now_ms);
@@ -16,6 +17,7 @@
 
 #include "dns/answer_table.h"
 #include "dns/query.h"
+#include "dns/query_stats.h"
 
 namespace pharos::dns {
 
@@ -23,13 +25,6 @@ struct ClientInfo {
   Transport transport = Transport::kUdp;
   const sockaddr* addr = nullptr;       // may be null (tests, fuzzing)
   std::uint16_t tcp_keepalive_100ms = 0; // advertised in edns-tcp-keepalive over TCP, 0 = never
-};
-
-struct ResponderStats {
-  std::uint64_t queries = 0;
-  std::uint64_t dropped = 0;
-  std::uint64_t truncated = 0;
-  std::array<std::uint64_t, 24> rcode{};  // by extended RCODE
 };
 
 class Responder {
@@ -40,7 +35,18 @@ class Responder {
                       std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
                       std::uint64_t now_ms);
 
-  const ResponderStats& stats() const { return stats_; }
+  // Live counters by transport; read them from another thread with load() (query_stats.h).
+  const ResponderStats& stats(Transport t) const { return stats_[static_cast<std::size_t>(t)]; }
+  // Both transports, read with relaxed loads: safe from any thread.
+  ResponderStats stats() const {
+    ResponderStats s = load(stats_[0]);
+    s += load(stats_[1]);
+    return s;
+  }
+  // This responder's thread index for the table's per-thread GTM answer counters
+  // (AnswerTable::count_dynamic); kNoThread counts nothing there.
+  static constexpr std::size_t kNoThread = static_cast<std::size_t>(-1);
+  void set_thread(std::size_t index) { thread_ = index; }
 
  private:
   // Remembers recent FORMERR answers (client address, ID) so a looping peer gets one, not a stream.
@@ -50,7 +56,10 @@ class Responder {
   std::size_t finish(std::uint8_t* out, std::size_t n, std::uint16_t ar, Rcode rcode);
 
   ParsedQuery q_;
-  ResponderStats stats_;
+  std::size_t thread_ = kNoThread;
+  ResponderStats* st_ = nullptr;  // stats_ of the transport being answered
+  // Own cache lines: only this responder's thread writes them.
+  alignas(64) std::array<ResponderStats, 2> stats_{};  // by Transport
   struct FormerrSlot {
     std::uint64_t key = 0;
     std::uint64_t at_ms = 0;

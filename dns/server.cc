@@ -21,9 +21,11 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   if (!sockets) return sockets.error();
 
   std::unique_ptr<Server> s{new Server()};
-  // One snapshot reader per thread: each worker's loop (TCP), then each worker's UDP threads.
+  // One snapshot reader per thread: each worker's loop (TCP), then each worker's UDP threads,
+  // then one for inspect().
   const std::size_t n_addr = sockets->size();
-  s->publisher_ = std::make_unique<SnapshotPublisher>(n * (1 + n_addr));
+  s->inspect_reader_ = n * (1 + n_addr);
+  s->publisher_ = std::make_unique<SnapshotPublisher>(s->inspect_reader_ + 1);
   for (const auto& b : *sockets) s->bound_.push_back(b.address);
 
   WorkerOptions wo;
@@ -47,6 +49,23 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
 }
 
 Server::~Server() { stop(); }
+
+void Server::publish(std::unique_ptr<const AnswerTable>&& table) {
+  if (table) table->attach_counters(inspect_reader_);  // DNS threads are readers 0..inspect_reader_-1
+  publisher_->publish(std::move(table));
+}
+
+ResponderStats Server::query_stats(Transport t) const {
+  ResponderStats sum;
+  for (const auto& w : workers_) sum += w->responder_stats(t);
+  return sum;
+}
+
+void Server::inspect(const std::function<void(const AnswerTable*)>& f) {
+  std::lock_guard lock(inspect_mu_);
+  ReadSection section{publisher_->reader(inspect_reader_)};
+  f(section.table());
+}
 
 void Server::start() {
   if (started_) return;

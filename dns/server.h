@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "dns/listen_socket.h"
@@ -38,8 +40,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Control thread only: publish, reclaim and current follow SnapshotPublisher's rules.
-  void publish(std::unique_ptr<const AnswerTable>&& table) { publisher_->publish(std::move(table)); }
+  // Control thread only: publish, reclaim and current follow SnapshotPublisher's rules. A
+  // published table gets GTM answer counters for every DNS thread.
+  void publish(std::unique_ptr<const AnswerTable>&& table);
   void publish_choices(std::unique_ptr<const DynamicChoices>&& c) { publisher_->publish_choices(std::move(c)); }
   std::size_t reclaim() { return publisher_->reclaim(); }
   const AnswerTable* current() const { return publisher_->current(); }
@@ -52,6 +55,13 @@ class Server {
   const std::vector<ListenAddress>& bound() const { return bound_; }
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
   Worker& worker(unsigned i) { return *workers_[i]; }
+  const Worker& worker(unsigned i) const { return *workers_[i]; }
+
+  // Query counters of every worker thread for one transport; any thread, at any time.
+  ResponderStats query_stats(Transport t) const;
+  // Runs `f` on the current table (null before the first publish), which stays alive meanwhile:
+  // any thread (metrics), calls serialized. Keep `f` short: it delays freeing replaced tables.
+  void inspect(const std::function<void(const AnswerTable*)>& f);
 
  private:
   Server() = default;
@@ -59,6 +69,8 @@ class Server {
   std::vector<ListenAddress> bound_;
   std::unique_ptr<SnapshotPublisher> publisher_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex inspect_mu_;           // one inspect() at a time: it has one reader slot
+  std::size_t inspect_reader_ = 0;  // the publisher's last reader, used by no DNS thread
   bool started_ = false;
 };
 

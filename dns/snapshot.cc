@@ -40,6 +40,7 @@ SnapshotPublisher::SnapshotPublisher(std::size_t readers)
   for (std::size_t i = 0; i < n_readers_; ++i) {
     readers_[i].table_ = &table_;
     readers_[i].epoch_ = &epoch_;
+    readers_[i].index_ = i;
   }
 }
 

@@ -29,6 +29,8 @@ class SnapshotReader {
   const AnswerTable* enter();
   // Marks this reader quiescent: it holds no table pointer any more.
   void leave();
+  // Its place among the publisher's readers: the thread index for per-thread counters.
+  std::size_t index() const { return index_; }
 
  private:
   friend class SnapshotPublisher;
@@ -36,6 +38,7 @@ class SnapshotReader {
 
   const std::atomic<const AnswerTable*>* table_ = nullptr;
   const std::atomic<std::uint64_t>* epoch_ = nullptr;
+  std::size_t index_ = 0;
   // alignas also rounds sizeof up to a multiple of 64, so no other reader's slot shares the line.
   alignas(64) std::atomic<std::uint64_t> active_epoch_{kIdle};
 };

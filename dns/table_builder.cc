@@ -235,6 +235,9 @@ class TableBuilder {
       ds.alternatives = static_cast<std::uint32_t>(d.alternatives.size());
       ds.zone = nodes()[id].zone;
       ds.geo = d.geo;
+      ds.first_outcome = t_->outcomes_;
+      t_->outcomes_ += ds.alternatives + AnswerTable::kSpecialOutcomes;
+      t_->info_.push_back(AnswerTable::DynamicInfo{d.key, d.info});
       for (const auto& alternative : d.alternatives) {
         reset_for(id);
         std::vector<Rdata> rdatas;

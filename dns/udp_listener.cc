@@ -42,7 +42,9 @@ UdpBatch::UdpBatch()
 }
 
 UdpListener::UdpListener(SnapshotReader& reader, IoCounters& counters, Fd&& fd, bool wildcard)
-    : reader_(reader), counters_(counters), fd_(std::move(fd)), wildcard_(wildcard) {}
+    : reader_(reader), counters_(counters), fd_(std::move(fd)), wildcard_(wildcard) {
+  responder_.set_thread(reader.index());
+}
 
 UdpListener::~UdpListener() {
   request_stop();

@@ -82,8 +82,8 @@ class UdpListener {
 
   bool running() const { return thread_.joinable(); }
   std::thread::native_handle_type native_handle() { return thread_.native_handle(); }
-  // Only meaningful after join() (written by the receive thread without locks).
-  const ResponderStats& responder_stats() const { return responder_.stats(); }
+  // Live query counters (relaxed reads of the receive thread's single-writer counters).
+  ResponderStats responder_stats() const { return load(responder_.stats(Transport::kUdp)); }
 
  private:
   void run();

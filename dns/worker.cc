@@ -11,7 +11,9 @@
 namespace pharos::dns {
 
 Worker::Worker(unsigned index, SnapshotReader& reader, const WorkerOptions& options)
-    : index_(index), options_(options), reader_(reader) {}
+    : index_(index), options_(options), reader_(reader) {
+  responder_.set_thread(reader.index());
+}
 
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, SnapshotReader& reader,
                                                const WorkerOptions& options, WorkerSockets&& sockets) {
@@ -84,14 +86,16 @@ void Worker::join() {
 }
 
 ResponderStats Worker::responder_stats() const {
-  ResponderStats sum = responder_.stats();
-  for (const auto& u : udp_) {
-    const ResponderStats& s = u->responder_stats();
-    sum.queries += s.queries;
-    sum.dropped += s.dropped;
-    sum.truncated += s.truncated;
-    for (std::size_t i = 0; i < sum.rcode.size(); ++i) sum.rcode[i] += s.rcode[i];
-  }
+  ResponderStats sum = responder_stats(Transport::kTcp);
+  sum += responder_stats(Transport::kUdp);
+  return sum;
+}
+
+// The loop's responder answers TCP and each UDP thread's answers UDP, but count by transport
+// anyway: a responder keeps them apart.
+ResponderStats Worker::responder_stats(Transport t) const {
+  ResponderStats sum = load(responder_.stats(t));
+  for (const auto& u : udp_) sum += t == Transport::kUdp ? u->responder_stats() : ResponderStats{};
   return sum;
 }
 

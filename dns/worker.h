@@ -67,9 +67,10 @@ class Worker {
   // The receive thread of UDP socket i (listen-address order).
   std::size_t udp_count() const { return udp_.size(); }
   std::thread::native_handle_type udp_native_handle(std::size_t i) { return udp_[i]->native_handle(); }
-  // Only meaningful once the worker has stopped (written by each thread without locks): the
-  // loop's responder (TCP) plus every UDP thread's.
+  // Live query counters, any thread (relaxed reads of single-writer counters): the loop's
+  // responder (TCP) plus every UDP thread's.
   ResponderStats responder_stats() const;
+  ResponderStats responder_stats(Transport t) const;
 
  private:
   Worker(unsigned index, SnapshotReader& reader, const WorkerOptions& options);

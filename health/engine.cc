@@ -145,6 +145,7 @@ void HealthEngine::schedule_next(Slot& slot) {
 
 void HealthEngine::on_result(Slot& slot, ProbeResult&& result) {
   slot.in_flight = false;
+  for (const auto& f : probe_listeners_) f(slot.ids, result);
   Changes all;
   const SystemTime now = wall_();
   for (const auto& id : slot.ids) {

@@ -57,6 +57,10 @@ class HealthEngine {
   // checks stop; new ones start at a random point of their first interval.
   void apply(const HealthConfig& config);
   void subscribe(Listener listener) { listeners_.push_back(std::move(listener)); }
+  // Every probe result, with the IDs of the checks that share the probe (metrics), before the
+  // verdicts it causes reach the subscribers.
+  using ProbeListener = std::function<void(const std::vector<std::string>& ids, const ProbeResult& result)>;
+  void on_probe(ProbeListener listener) { probe_listeners_.push_back(std::move(listener)); }
   // Called after every operator action that succeeded, even one that moved no state (forcing a
   // check to the state it has still changes what must survive a restart).
   void on_operator_action(std::function<void()> f) { actions_.push_back(std::move(f)); }
@@ -106,6 +110,7 @@ class HealthEngine {
   HealthState state_;
   std::unordered_map<std::string, std::unique_ptr<Slot>> slots_;  // by probe key
   std::vector<Listener> listeners_;
+  std::vector<ProbeListener> probe_listeners_;
   std::vector<std::function<void()>> actions_;
   ScheduleStats stats_;
   uv_timer_t* expiry_timer_ = nullptr;  // heap: freed in its close callback

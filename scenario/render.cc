@@ -68,12 +68,19 @@ Result<std::vector<dns::DynamicRrset>> render_records(const GtmConfig& gtm) {
       d.alternatives.push_back(std::move(alternative));
       return std::nullopt;
     };
-    for (std::size_t e = 0; e < r.chain.size(); ++e)
+    d.key = r.key();
+    for (std::size_t e = 0; e < r.chain.size(); ++e) {
       if (auto err = add(r.chain[e].rdata, "/chain/" + std::to_string(e) + "/rdata")) return *err;
-    if (r.dr)
+      d.info.push_back(dns::AlternativeInfo{"chain", std::to_string(e), r.chain[e].dc});
+    }
+    if (r.dr) {
       if (auto err = add(r.dr->rdata, "/dr/rdata")) return *err;
-    if (!r.fallback.empty())
+      d.info.push_back(dns::AlternativeInfo{"dr", "", ""});
+    }
+    if (!r.fallback.empty()) {
       if (auto err = add(r.fallback, "/fallbackRecords")) return *err;
+      d.info.push_back(dns::AlternativeInfo{"fallback", "", ""});
+    }
     out.push_back(std::move(d));
   }
   return out;

@@ -399,6 +399,38 @@ TEST_F(ControlServerTest, StuckLoopGives503AndSkipsTheAbandonedRequest) {
   EXPECT_EQ(late_runs.load(), 0);
 }
 
+// A direct route runs on the HTTP thread: it answers while the loop is stuck, with the same
+// routing and auth as any other route.
+TEST_F(ControlServerTest, DirectRouteAnswersWhileTheLoopIsStuck) {
+  h.config.loop_timeout_ms = 300;
+  Gate gate;
+  std::atomic<std::thread::id> ran_on{};
+  h.server().route("POST", "/v1/block", Role::kOperator, [&](const ApiRequest&) {
+    gate.entered.set_value();
+    gate.released.wait();
+    return api_json(200, "{}");
+  });
+  h.server().route_direct("GET", "/metrics", Role::kNone, [&](const ApiRequest&) {
+    ran_on = std::this_thread::get_id();
+    return ApiResponse{200, "pharos_up 1\n", "text/plain; version=0.0.4; charset=utf-8", {}};
+  });
+  h.server().route_direct("GET", "/v1/direct-secret", Role::kOperator, [](const ApiRequest& r) { return echo(r); });
+  start();
+  auto blocked = std::async(std::launch::async, [&] { return h.post("/v1/block", "{}", kOperatorToken); });
+  gate.entered.get_future().wait();
+  const HttpResult m = h.get("/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(m.body, "pharos_up 1\n");
+  EXPECT_EQ(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(ran_on.load(), std::thread::id{});
+  EXPECT_EQ(h.get("/v1/direct-secret", kReadToken).status, 403);
+  EXPECT_EQ(h.get("/v1/direct-secret").status, 401);
+  EXPECT_EQ(h.get("/v1/direct-secret", kOperatorToken).status, 200);
+  gate.release.set_value();
+  blocked.get();  // 200 or 503, depending on how long the direct requests took
+  expect_still_serving();
+}
+
 TEST_F(ControlServerTest, StopAnswersQueuedRequestsAndJoins) {
   // Hold the loop outside any handler, queue requests, then stop: stop() runs on the loop before
   // the server's own async callback and must answer the queued requests itself.
