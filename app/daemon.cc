@@ -1,6 +1,7 @@
 // daemon.cc: startup, SIGHUP reload on the libuv thread pool, graceful stop, snapshot reclamation.
 #include "app/daemon.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -463,6 +464,9 @@ ReloadOutcome Daemon::apply_reload(LoadResult&& r) {
              {{"keys", join(changed)}, {"listen_kept", join(running_.listen_text)}});
   }
   apply_and_publish(l);
+  // The previous GTM configuration and engine state were freed just now: give the pages back
+  // (a reload of 100,000 GTM records frees ~100 MB on this thread).
+  malloc_trim(0);
   zones_ = l.zone_count;
   ++config_generation_;
   log_info("reloaded", {{"zones", std::to_string(l.zone_count)},
