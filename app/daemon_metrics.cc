@@ -147,17 +147,20 @@ void DaemonMetrics::publish_snapshot() {
   }
   if (src_.gtm != nullptr) {
     e->gtm_publishes = src_.gtm->publishes();
-    for (const auto& v : src_.gtm->view()) {
-      const scenario::GtmRecord& r = *v.record;
-      const std::string key = r.key();
+    // Decisions, not view(): no reason text for every record every second.
+    const scenario::GtmEngine& g = *src_.gtm;
+    const auto& records = g.config().records;
+    const auto& names = g.region_names();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const scenario::GtmRecord& r = records[i];
       // Without a geo order every region answers alike: show it once, for region "".
-      const std::size_t regions = r.geo.empty() ? std::min<std::size_t>(1, v.regions.size()) : v.regions.size();
-      for (std::size_t i = 0; i < regions; ++i) {
-        const scenario::Selection& s = v.regions[i].selection;
-        EngineMetrics::Serving m{key, v.regions[i].region, scenario::to_string(s.source), "", ""};
-        if (s.entry >= 0 && static_cast<std::size_t>(s.entry) < r.chain.size()) {
-          m.entry = std::to_string(s.entry);
-          m.dc = r.chain[static_cast<std::size_t>(s.entry)].dc;
+      const std::size_t regions = r.geo.empty() ? std::min<std::size_t>(1, names.size()) : names.size();
+      for (std::size_t reg = 0; reg < regions; ++reg) {
+        const scenario::Decision d = g.decision(i, reg);
+        EngineMetrics::Serving m{g.key(i), names[reg], scenario::to_string(d.source), "", ""};
+        if (d.entry >= 0 && static_cast<std::size_t>(d.entry) < r.chain.size()) {
+          m.entry = std::to_string(d.entry);
+          m.dc = r.chain[static_cast<std::size_t>(d.entry)].dc;
         }
         e->serving.push_back(std::move(m));
       }

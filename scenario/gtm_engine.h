@@ -126,7 +126,13 @@ class GtmEngine {
     const GtmRecord* record = nullptr;
     std::vector<RegionView> regions;
   };
-  std::vector<RecordView> view() const;
+  std::vector<RecordView> view() const;  // with reason texts: for a few records or rare reads
+  // What record `record` answers in `region` now and why, as codes: no text is built, so a
+  // periodic read of every record stays cheap. Records without a geo order answer region 0's.
+  Decision decision(std::size_t record, std::size_t region) const {
+    return state_[record * regions_ + decided_region(record, region)].decision;
+  }
+  const std::string& key(std::size_t record) const { return keys_[record]; }  // GtmRecord::key()
   struct ScenarioView {
     std::string name;
     std::string formula;   // scenario_formula()
