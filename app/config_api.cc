@@ -58,6 +58,31 @@ std::string path_id(const ApiRequest& r, ConfigKind kind) {
   return kind == ConfigKind::kRecord ? r.params.at(0) + "/" + r.params.at(1) : r.params.at(0);
 }
 
+// The generation a change is conditional on may come in the body, as ?if_generation=N, or as an
+// If-Match header holding the ETag of a GET ("7", W/"7"; * means any). Given twice, it must agree.
+std::optional<ApiResponse> preconditions(const ApiRequest& r, ChangeBatch& batch) {
+  const auto take = [&](std::optional<std::uint64_t> g, const char* where) -> std::optional<ApiResponse> {
+    if (!g) return api_error(400, std::string(where) + " must be a config generation (a whole number, as the ETag gives it)");
+    if (batch.if_generation && *batch.if_generation != *g)
+      return api_error(400, std::string(where) + " says generation " + std::to_string(*g) + " but the request also says " +
+                                std::to_string(*batch.if_generation));
+    batch.if_generation = g;
+    return std::nullopt;
+  };
+  if (auto it = r.query.find("if_generation"); it != r.query.end())
+    if (auto e = take(parse_generation(it->second), "if_generation")) return e;
+  if (r.if_match) {
+    std::string tag = *r.if_match;
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.erase(0, 1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.pop_back();
+    if (tag == "*") return std::nullopt;
+    if (tag.rfind("W/", 0) == 0) tag.erase(0, 2);
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+    if (auto e = take(parse_generation(tag), "If-Match")) return e;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ApiResponse ConfigApi::get(ConfigKind kind, const std::string* id) const {
@@ -151,10 +176,7 @@ std::variant<ChangeBatch, ApiResponse> ConfigApi::single(const ApiRequest& r, Co
     if (op != ChangeOp::kDelete && c.value.empty())
       return api_error(400, "missing \"value\": the " + std::string(to_string(kind)) + " as in the scenario file");
   }
-  if (auto it = r.query.find("if_generation"); it != r.query.end()) {
-    batch.if_generation = parse_generation(it->second);
-    if (!batch.if_generation) return api_error(400, "if_generation must be a config generation (a whole number)");
-  }
+  if (auto e = preconditions(r, batch)) return *e;
   batch.changes.push_back(std::move(c));
   return batch;
 }
@@ -177,10 +199,7 @@ void ConfigApi::install(ControlServer& s) {
         auto batch = parse_change_batch(std::get<rapidjson::Document>(parsed));
         if (auto* e = std::get_if<Error>(&batch)) return reply(failure(400, *e, generation()));
         auto& b = std::get<ChangeBatch>(batch);
-        if (auto it = r.query.find("if_generation"); it != r.query.end() && !b.if_generation) {
-          b.if_generation = parse_generation(it->second);
-          if (!b.if_generation) return reply(api_error(400, "if_generation must be a config generation (a whole number)"));
-        }
+        if (auto e = preconditions(r, b)) return reply(std::move(*e));
         submit(r, std::move(b), std::move(reply));
       },
       kChangeTimeout);

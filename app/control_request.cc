@@ -317,6 +317,7 @@ std::variant<Routed, ApiResponse> prepare_request(const RouteTable& routes, cons
   out.request.body = std::move(raw.body);
   out.request.role = have;
   out.request.token_name = std::move(name);
+  if (raw.if_match) out.request.if_match = std::string(*raw.if_match);
   return out;
 }
 

@@ -30,6 +30,7 @@ struct ApiRequest {
   std::string body;                          // raw; handlers parse JSON themselves (parse_body)
   Role role = Role::kNone;                   // the token's role; kNone without a token
   std::string token_name;                    // who asked (for the audit journal); empty without a token
+  std::optional<std::string> if_match;       // the If-Match header (config changes: the generation)
 };
 
 struct ApiResponse {
@@ -84,6 +85,7 @@ struct RawRequest {
   std::string_view target;         // request-target as sent: "/v1/explain?name=a&type=A"
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> content_type;
+  std::optional<std::string_view> if_match;
   std::string body;
   bool body_too_large = false;     // more than max_body arrived (or was announced); `body` is partial
 };

@@ -41,7 +41,7 @@ struct ControlRequest {
   bool started = false;
   bool replied = false;
   std::string method;
-  std::optional<std::string> authorization, content_type;
+  std::optional<std::string> authorization, content_type, if_match;
   std::string body;
   bool too_large = false;
 };
@@ -105,6 +105,7 @@ struct ControlServerCallbacks {
       req->method = method;
       req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
       req->content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+      req->if_match = header(c, MHD_HTTP_HEADER_IF_MATCH);
       const auto length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
       if (length) {
         errno = 0;
@@ -144,6 +145,7 @@ struct ControlServerCallbacks {
     raw.target = req.target;
     if (req.authorization) raw.authorization = *req.authorization;
     if (req.content_type) raw.content_type = *req.content_type;
+    if (req.if_match) raw.if_match = *req.if_match;
     raw.body = std::move(req.body);
     raw.body_too_large = req.too_large;
     const std::shared_ptr<const TokenSet> tokens = s.tokens();

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -131,6 +132,7 @@ struct HttpOptions {
   std::string content_type = "application/json";  // with a body; empty: none
   bool chunked = false;
   std::string host = "127.0.0.1";
+  std::vector<std::string> headers;          // more header lines, "Name: value"
 };
 
 struct HttpResult {
@@ -169,6 +171,7 @@ inline HttpResult http(std::uint16_t port, const HttpOptions& o) {
   curl_slist* h = nullptr;
   if (o.token) h = curl_slist_append(h, ("Authorization: Bearer " + *o.token).c_str());
   if (o.authorization) h = curl_slist_append(h, ("Authorization: " + *o.authorization).c_str());
+  for (const auto& line : o.headers) h = curl_slist_append(h, line.c_str());
   if (o.body) {
     h = curl_slist_append(h, o.content_type.empty() ? "Content-Type:" : ("Content-Type: " + o.content_type).c_str());
     if (o.chunked) h = curl_slist_append(h, "Transfer-Encoding: chunked");
