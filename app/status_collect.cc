@@ -112,7 +112,7 @@ StatusView collect_status(const ApiContext& c, SystemTime now, const PageOptions
       for (std::size_t i = 1; i < segments.size(); ++i) {
         if (segments[i].at < from) continue;
         v.events.push_back({segments[i].at, "dc", d.name, "", status_word(segments[i - 1].status),
-                            status_word(segments[i].status), segments[i].reason, ""});
+                            status_word(segments[i].status), segments[i].reason, "health"});
       }
     }
     if (t.segments.empty()) t.segments.push_back({d.since, d.status, d.reason});
