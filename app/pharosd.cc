@@ -23,7 +23,12 @@ constexpr const char* kUsage =
     "  -h, --help         print this help and exit\n"
     "\n"
     "signals: SIGHUP reloads the configuration and zones (all or nothing);\n"
-    "         SIGTERM and SIGINT stop gracefully.\n";
+    "         SIGTERM and SIGINT stop gracefully: TCP answers already owed are sent\n"
+    "         (bounded by stop_timeout), then it exits 0.\n"
+    "\n"
+    "Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and watchdog pings;\n"
+    "with \"user\" in the configuration it switches to that user once every socket is bound.\n"
+    "See docs/operations.md.\n";
 
 int check(const std::string& path) {
   const pharos::app::LoadResult r = pharos::app::load_everything(path);

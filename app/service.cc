@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "app/log.h"
@@ -38,7 +39,7 @@ ServiceNotifier::ServiceNotifier() {
 void ServiceNotifier::send(const std::string& message) {
   if (!enabled_) return;
   if (const int rc = sd_notify(0, message.c_str()); rc < 0) {
-    log_warn("cannot notify systemd", {{"error", std::to_string(-rc)}});
+    log_warn("cannot notify systemd", {{"error", std::strerror(-rc)}});
   }
 }
 

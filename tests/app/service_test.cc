@@ -324,6 +324,85 @@ TEST(ServicePrivileges, UnknownUserFailsCheckAndStart) {
   EXPECT_EQ(p.log().find("privileges dropped"), std::string::npos);
 }
 
+RunResult run_tool(const std::vector<std::string>& args);
+
+// pharosd started as `a` (through setpriv, from root) with stderr to `err_path`.
+pid_t spawn_as(const Account& a, const std::string& config, const std::string& err_path) {
+  const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const std::string uid = "--reuid=" + std::to_string(a.uid), gid = "--regid=" + std::to_string(a.gid);
+  std::vector<std::string> args = {"/usr/bin/setpriv", uid, gid, "--clear-groups", PHAROSD_PATH, "-c", config};
+  std::vector<char*> argv;
+  for (auto& x : args) argv.push_back(x.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(err);
+  close(devnull);
+  return pid;
+}
+
+// Waits (bounded) until the file holds `needle`; returns its text.
+std::string wait_in_file(const std::string& path, const std::string& needle) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string text = read_file(path);
+  while (text.find(needle) == std::string::npos && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    text = read_file(path);
+  }
+  return text;
+}
+
+// Started by an unprivileged user: without "user" it serves and reloads as before; with its own
+// name it has nothing to do; with another user's it refuses clearly.
+TEST(ServicePrivileges, NonRootStartKeepsWorking) {
+  REQUIRE_ROOT();  // to become nobody in the first place
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv (util-linux) is not installed";
+  auto nobody = account("nobody");
+  ASSERT_TRUE(nobody);
+  TempDir d;
+  chmod(d.file("").c_str(), 0777);  // nobody reads the files and writes its state
+  d.write("t.zone", zone_text("192.0.2.1"));
+  const std::string state_dir = d.file("state");
+
+  d.write("p.json", config_text("127.0.0.1:0", R"(, "user": "daemon")"));
+  const RunResult other = run_tool({"/usr/bin/setpriv", "--reuid=" + std::to_string(nobody->uid),
+                                    "--regid=" + std::to_string(nobody->gid), "--clear-groups", PHAROSD_PATH, "-c",
+                                    d.file("p.json")});
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_NE(other.out.find("/user: pharosd runs as uid " + std::to_string(nobody->uid) +
+                           ", not root: it cannot become user daemon"), std::string::npos) << other.out;
+
+  for (const std::string& extra : {std::string(), std::string(R"(, "user": "nobody")")}) {
+    d.write("p.json", config_text("127.0.0.1:0", R"(, "state_dir": ")" + state_dir + "\"" + extra));
+    const std::string err = d.file("stderr");
+    const pid_t pid = spawn_as(*nobody, d.file("p.json"), err);
+    std::string log = wait_in_file(err, "msg=\"started\"");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(log, m, std::regex("listening udp 127\\.0\\.0\\.1:([0-9]+)"))) << log;
+    const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+    EXPECT_EQ(www(port, 1), std::set<std::string>{"192.0.2.1"});
+    d.write("t.zone", zone_text("192.0.2.9"));
+    kill(pid, SIGHUP);
+    log = wait_in_file(err, "msg=\"reloaded\"");
+    EXPECT_EQ(www(port, 2), std::set<std::string>{"192.0.2.9"}) << log;
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(err);
+    log = read_file(err);
+    EXPECT_EQ(log.find("privileges dropped"), std::string::npos) << log;
+    EXPECT_EQ(log.find("already running as the configured user") != std::string::npos, !extra.empty()) << log;
+    d.write("t.zone", zone_text("192.0.2.1"));
+  }
+}
+
 // ---- graceful stop ----
 
 constexpr int kBigRecords = 240;
