@@ -101,6 +101,11 @@ class PharosctlTest : public ::testing::Test {
     s.route("POST", "/v1/checks/{id}/force", Role::kOperator, [this](const ApiRequest& r) { return record(r); });
     s.route("DELETE", "/v1/checks/{id}/force", Role::kOperator, [this](const ApiRequest& r) { return record(r); });
     s.route("POST", "/v1/records/{name}/{type}/resume", Role::kOperator, [this](const ApiRequest& r) { return record(r); });
+    for (const char* pattern : {"/v1/config/records/{name}/{type}", "/v1/config/checks/{id}"}) {
+      s.route("PUT", pattern, Role::kOperator, [this](const ApiRequest& r) { return record(r); });
+      s.route("DELETE", pattern, Role::kOperator, [this](const ApiRequest& r) { return record(r); });
+    }
+    s.route("POST", "/v1/config/changes", Role::kOperator, [this](const ApiRequest& r) { return record(r); });
     s.route("POST", "/v1/reload", Role::kOperator, [](const ApiRequest&) {
       return api_json(200, R"({"ok":true,"config_generation":4})");
     });
@@ -221,6 +226,44 @@ TEST_F(PharosctlTest, ResumeAndReload) {
   const CtlResult r = run({"reload"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok: yes\nconfig_generation: 4\n");
+}
+
+TEST_F(PharosctlTest, ConfigCommandsSendTheObjectAndTheGeneration) {
+  const std::string obj = h.dir.write("obj.json", R"({ "name": "www.example.com.", "type": "AAAA", "chain": [] })");
+  ASSERT_EQ(run({"config", "set", "record", "www.example.com./AAAA", "--file", obj, "--into", "b.json"}).exit_code, 0);
+  ApiRequest q = last_request();
+  EXPECT_EQ(q.method, "PUT");
+  EXPECT_EQ(q.params, (std::vector<std::string>{"www.example.com.", "AAAA"}));
+  EXPECT_EQ(q.body, R"({"value":{ "name": "www.example.com.", "type": "AAAA", "chain": [] },"file":"b.json"})");
+  EXPECT_TRUE(q.query.empty());
+
+  ASSERT_EQ(run({"config", "set", "checks", "dc1/web", "--file", obj, "--if-generation", "12"}).exit_code, 0);
+  q = last_request();
+  EXPECT_EQ(q.params, std::vector<std::string>{"dc1/web"});  // one path segment, escaped
+  EXPECT_EQ(q.query.at("if_generation"), "12");
+
+  ASSERT_EQ(run({"config", "delete", "record", "www.example.com./A", "--if-generation", "5"}).exit_code, 0);
+  q = last_request();
+  EXPECT_EQ(q.method, "DELETE");
+  EXPECT_EQ(q.params, (std::vector<std::string>{"www.example.com.", "A"}));
+  EXPECT_EQ(q.query.at("if_generation"), "5");
+  EXPECT_TRUE(q.body.empty());
+
+  const std::string changes = h.dir.write("changes.json", R"({"changes":[{"op":"delete","kind":"check","id":"x"}]})");
+  ASSERT_EQ(run({"config", "apply", changes}).exit_code, 0);
+  q = last_request();
+  EXPECT_EQ(q.path, "/v1/config/changes");
+  EXPECT_EQ(q.body, R"({"changes":[{"op":"delete","kind":"check","id":"x"}]})");
+
+  // Checked before anything is sent: a malformed object, a bad generation, a record without a type.
+  const std::string broken = h.dir.write("broken.json", "{\n \"name\": }");
+  CtlResult r = run({"config", "set", "check", "x", "--file", broken});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("invalid JSON at line 2"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"config", "delete", "check", "x", "--if-generation", "soon"}).exit_code, 2);
+  EXPECT_EQ(run({"config", "delete", "record", "www.example.com."}).exit_code, 2);
+  EXPECT_EQ(run({"config", "delete", "zone", "x"}).exit_code, 2);
+  EXPECT_EQ(last_request().path, "/v1/config/changes");
 }
 
 TEST_F(PharosctlTest, ServerRefusalExits1WithItsMessage) {
