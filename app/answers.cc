@@ -41,13 +41,13 @@ std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerC
 
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
   if (changes.empty()) return;
-  // The control loop's buffer, kept between rounds (up to 16 MiB) so a burst does not fault in
-  // fresh pages every time.
+  // The control loop's buffer, kept between rounds (up to 4 MiB, ~16,000 lines) so a burst does
+  // not fault in fresh pages every time.
   static thread_local std::string buffer;
   buffer.clear();
   append_answer_changes(buffer, changes);
   write_log(buffer);
-  if (buffer.capacity() > (16u << 20)) std::string().swap(buffer);
+  if (buffer.capacity() > (4u << 20)) std::string().swap(buffer);
   if (journal != nullptr) journal->append(answer_audit_entries(changes));
 }
 

@@ -467,8 +467,10 @@ std::string_view GtmEngine::reason(std::size_t record, std::size_t region) {
 }
 
 void GtmEngine::report(const std::string& cause, SystemTime now) {
+  constexpr std::size_t kKeepChanges = 16384;
   if (moved_.empty() || !audit_) {
     moved_.clear();
+    if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
     return;
   }
   std::vector<AnswerChange>& out = report_;  // reused: no allocation (and no fresh pages) per round
@@ -483,6 +485,10 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
   audit_(out);
   out.clear();
   texts_.clear();
+  // Kept for the next round up to ~16,000 changes (2 MB); a bigger burst (a reload or a verdict
+  // moving 100,000 records) gives its memory back.
+  if (report_.capacity() > kKeepChanges) std::vector<AnswerChange>().swap(report_);
+  if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
 }
 
 void GtmEngine::publish() {
