@@ -59,12 +59,17 @@ void DaemonMetrics::on_rebuild(uv_timer_t* t) {
   self->publish_snapshot();
 }
 
-void DaemonMetrics::changed() {
+void DaemonMetrics::soon(unsigned parts) {
+  dirty_ |= parts;
   if (rebuild_pending_ || rebuild_ == nullptr) return;
   rebuild_pending_ = true;
   uv_timer_start(rebuild_, &DaemonMetrics::on_rebuild, kRebuildDelayMs, 0);
 }
 
+void DaemonMetrics::changed() { soon(kChecks | kDcs | kServing); }
+
+// A probe result moves counters and a histogram, nothing an alert waits for: the heartbeat
+// publishes it, so busy checks cost one rebuild of the check list a second, not one per result.
 void DaemonMetrics::probe(const std::vector<std::string>& ids, const health::ProbeResult& result) {
   const double s = std::chrono::duration<double>(result.latency).count();
   for (const auto& id : ids) {
@@ -72,7 +77,7 @@ void DaemonMetrics::probe(const std::vector<std::string>& ids, const health::Pro
     if (it == probe_latency_.end()) it = probe_latency_.emplace(id, Histogram(probe_latency_bounds())).first;
     it->second.observe(s);
   }
-  changed();
+  dirty_ |= kChecks;
 }
 
 void DaemonMetrics::verdicts(const health::Changes& changes) {
@@ -80,7 +85,7 @@ void DaemonMetrics::verdicts(const health::Changes& changes) {
   for (const auto& c : changes.checks) verdict = verdict || (!c.restored && !c.hidden_by_force);
   for (const auto& d : changes.datacenters) verdict = verdict || !d.restored;
   if (verdict && !pipeline_since_) pipeline_since_ = Clock::now();
-  changed();
+  soon(kChecks | kDcs);
 }
 
 void DaemonMetrics::verdicts_handled() {
@@ -94,12 +99,12 @@ void DaemonMetrics::answers_published() {
     pipeline_.observe(std::chrono::duration<double>(Clock::now() - *pipeline_since_).count());
     pipeline_since_.reset();
   }
-  changed();
+  soon(kServing);
 }
 
 void DaemonMetrics::selection_done() {
   if (src_.gtm != nullptr && !src_.gtm->pending()) pipeline_since_.reset();
-  changed();
+  soon(kServing);
 }
 
 void DaemonMetrics::reloaded(bool ok, std::uint64_t duration_ms, std::chrono::system_clock::time_point at) {
@@ -111,61 +116,86 @@ void DaemonMetrics::reloaded(bool ok, std::uint64_t duration_ms, std::chrono::sy
   changed();
 }
 
+void DaemonMetrics::rebuild_checks() {
+  auto checks = std::make_shared<std::vector<EngineMetrics::Check>>();
+  const health::HealthState& h = src_.health->state();
+  checks->reserve(h.checks().size());
+  std::map<std::string, Histogram> kept;
+  for (const auto& [id, c] : h.checks()) {
+    EngineMetrics::Check m;
+    m.id = id;
+    m.state = health::to_string(c.effective());
+    m.forced = c.forced.has_value();
+    m.automatic = c.automatic;
+    m.probes = c.probes;
+    m.failures = c.failures;
+    m.transitions = c.transitions;
+    if (auto it = probe_latency_.find(id); it != probe_latency_.end()) {
+      m.latency = it->second;
+      kept.insert(probe_latency_.extract(it));
+    }
+    checks->push_back(std::move(m));
+  }
+  probe_latency_ = std::move(kept);  // forget removed checks
+  checks_ = std::move(checks);
+}
+
+void DaemonMetrics::rebuild_dcs() {
+  auto dcs = std::make_shared<std::vector<EngineMetrics::Dc>>();
+  for (const auto& [name, d] : src_.health->state().datacenters())
+    dcs->push_back(EngineMetrics::Dc{name, health::to_string(d.status), d.maintenance});
+  dcs_ = std::move(dcs);
+}
+
+void DaemonMetrics::rebuild_serving() {
+  auto serving = std::make_shared<std::vector<EngineMetrics::Serving>>();
+  // Decisions, not view(): no reason text for every record.
+  const scenario::GtmEngine& g = *src_.gtm;
+  const auto& records = g.config().records;
+  const auto& names = g.region_names();
+  serving->reserve(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const scenario::GtmRecord& r = records[i];
+    // Without a geo order every region answers alike: show it once, for region "".
+    const std::size_t regions = r.geo.empty() ? std::min<std::size_t>(1, names.size()) : names.size();
+    for (std::size_t reg = 0; reg < regions; ++reg) {
+      const scenario::Decision d = g.decision(i, reg);
+      EngineMetrics::Serving m{g.key(i), names[reg], scenario::to_string(d.source), "", ""};
+      if (d.entry >= 0 && static_cast<std::size_t>(d.entry) < r.chain.size()) {
+        m.entry = std::to_string(d.entry);
+        m.dc = r.chain[static_cast<std::size_t>(d.entry)].dc;
+      }
+      serving->push_back(std::move(m));
+    }
+  }
+  serving_ = std::move(serving);
+}
+
 void DaemonMetrics::publish_snapshot() {
+  const std::uint64_t generation = src_.config_generation != nullptr ? *src_.config_generation : 0;
+  // A configuration change through the API applies like a reload without passing reloaded().
+  if (generation != seen_generation_) dirty_ |= kChecks | kDcs | kServing;
+  seen_generation_ = generation;
+  if (src_.health != nullptr && (dirty_ & kChecks)) rebuild_checks();
+  if (src_.health != nullptr && (dirty_ & kDcs)) rebuild_dcs();
+  if (src_.gtm != nullptr && (dirty_ & kServing)) rebuild_serving();
+  dirty_ = 0;
+
   auto e = std::make_shared<EngineMetrics>();
   e->version = src_.version;
   e->start_time_s = start_time_s_;
-  e->config_generation = src_.config_generation != nullptr ? *src_.config_generation : 0;
+  e->config_generation = generation;
   e->reloads_ok = reloads_ok_;
   e->reloads_failed = reloads_failed_;
   e->last_reload_ok = last_reload_ok_;
   e->last_reload_duration_s = last_reload_duration_s_;
   e->last_reload_time_s = last_reload_time_s_;
   e->pipeline = pipeline_;
-  if (src_.health != nullptr) {
-    const health::HealthState& h = src_.health->state();
-    e->probes_overdue_s = std::chrono::duration<double>(src_.health->watchdog_age()).count();
-    std::map<std::string, Histogram> kept;
-    for (const auto& [id, c] : h.checks()) {
-      EngineMetrics::Check m;
-      m.id = id;
-      m.state = health::to_string(c.effective());
-      m.forced = c.forced.has_value();
-      m.automatic = c.automatic;
-      m.probes = c.probes;
-      m.failures = c.failures;
-      m.transitions = c.transitions;
-      if (auto it = probe_latency_.find(id); it != probe_latency_.end()) {
-        m.latency = it->second;
-        kept.insert(probe_latency_.extract(it));
-      }
-      e->checks.push_back(std::move(m));
-    }
-    probe_latency_ = std::move(kept);  // forget removed checks
-    for (const auto& [name, d] : h.datacenters())
-      e->dcs.push_back(EngineMetrics::Dc{name, health::to_string(d.status), d.maintenance});
-  }
-  if (src_.gtm != nullptr) {
-    e->gtm_publishes = src_.gtm->publishes();
-    // Decisions, not view(): no reason text for every record every second.
-    const scenario::GtmEngine& g = *src_.gtm;
-    const auto& records = g.config().records;
-    const auto& names = g.region_names();
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const scenario::GtmRecord& r = records[i];
-      // Without a geo order every region answers alike: show it once, for region "".
-      const std::size_t regions = r.geo.empty() ? std::min<std::size_t>(1, names.size()) : names.size();
-      for (std::size_t reg = 0; reg < regions; ++reg) {
-        const scenario::Decision d = g.decision(i, reg);
-        EngineMetrics::Serving m{g.key(i), names[reg], scenario::to_string(d.source), "", ""};
-        if (d.entry >= 0 && static_cast<std::size_t>(d.entry) < r.chain.size()) {
-          m.entry = std::to_string(d.entry);
-          m.dc = r.chain[static_cast<std::size_t>(d.entry)].dc;
-        }
-        e->serving.push_back(std::move(m));
-      }
-    }
-  }
+  if (src_.health != nullptr) e->probes_overdue_s = std::chrono::duration<double>(src_.health->watchdog_age()).count();
+  if (src_.gtm != nullptr) e->gtm_publishes = src_.gtm->publishes();
+  e->checks = checks_;
+  e->dcs = dcs_;
+  e->serving = serving_;
   std::lock_guard lock(mu_);
   snapshot_ = std::move(e);
 }

@@ -1,6 +1,7 @@
 // daemon_metrics.h: gathers pharosd's metrics. On the control loop it keeps what only the loop
 // knows (probe latencies, pipeline latency, reloads) and publishes an immutable EngineMetrics
-// after changes and on a one-second heartbeat; render() runs on any thread (the HTTP thread of
+// shortly after state changes and on a one-second heartbeat (which also carries probe counts and
+// latencies); the check, DC and GTM lists are rebuilt only when they moved; render() runs on any thread (the HTTP thread of
 // /metrics) and adds what the DNS threads count, read live, so /metrics answers even when the
 // control loop is stuck, and then shows the heartbeat's age growing.
 //
@@ -73,7 +74,12 @@ class DaemonMetrics {
  private:
   static void on_heartbeat(uv_timer_t* t);
   static void on_rebuild(uv_timer_t* t);
-  void publish_snapshot();  // on the loop
+  enum Part : unsigned { kChecks = 1, kDcs = 2, kServing = 4 };
+  void soon(unsigned parts);  // rebuild these parts shortly (bursts coalesce)
+  void publish_snapshot();    // on the loop: rebuilds the dirty parts, shares the others
+  void rebuild_checks();
+  void rebuild_dcs();
+  void rebuild_serving();
   DnsMetrics read_dns() const;
 
   uv_loop_t* loop_;
@@ -85,6 +91,11 @@ class DaemonMetrics {
   std::atomic<std::int64_t> last_beat_ns_;  // Clock, written by the heartbeat
 
   // Loop-only state.
+  unsigned dirty_ = kChecks | kDcs | kServing;
+  std::uint64_t seen_generation_ = 0;
+  std::shared_ptr<const std::vector<EngineMetrics::Check>> checks_;
+  std::shared_ptr<const std::vector<EngineMetrics::Dc>> dcs_;
+  std::shared_ptr<const std::vector<EngineMetrics::Serving>> serving_;
   std::map<std::string, Histogram> probe_latency_;  // by check ID
   Histogram pipeline_{pipeline_latency_bounds()};
   std::optional<Clock::time_point> pipeline_since_;

@@ -176,7 +176,16 @@ void render_dns(MetricsWriter& w, const DnsMetrics& d) {
              a.count);
 }
 
+template <typename T>
+const std::vector<T>& items(const std::shared_ptr<const std::vector<T>>& p) {
+  static const std::vector<T> kNone;
+  return p ? *p : kNone;
+}
+
 void render_engine(MetricsWriter& w, const EngineMetrics& e) {
+  const auto& checks = items(e.checks);
+  const auto& dcs = items(e.dcs);
+  const auto& serving = items(e.serving);
   w.family("pharos_build_info", "gauge", "pharosd's version, as a label; always 1.");
   w.sample("pharos_build_info", {{"version", e.version}}, std::uint64_t{1});
   w.family("pharos_start_time_seconds", "gauge", "When pharosd started, in Unix seconds.");
@@ -198,34 +207,34 @@ void render_engine(MetricsWriter& w, const EngineMetrics& e) {
   w.sample("pharos_health_probes_overdue_seconds", {}, e.probes_overdue_s);
 
   w.family("pharos_check_state", "gauge", "A check's effective state (forced if forced): 1 for the state it is in.");
-  for (const auto& c : e.checks)
+  for (const auto& c : checks)
     for (const char* s : kCheckStates)
       w.sample("pharos_check_state", {{"check", c.id}, {"state", s}}, std::uint64_t{c.state == s ? 1u : 0u});
   w.family("pharos_check_forced", "gauge", "1 when an operator forces the check's state.");
-  for (const auto& c : e.checks) w.sample("pharos_check_forced", {{"check", c.id}}, std::uint64_t{c.forced ? 1u : 0u});
+  for (const auto& c : checks) w.sample("pharos_check_forced", {{"check", c.id}}, std::uint64_t{c.forced ? 1u : 0u});
   w.family("pharos_check_transitions_total", "counter", "Changes of a check's measured state.");
-  for (const auto& c : e.checks) w.sample("pharos_check_transitions_total", {{"check", c.id}}, c.transitions);
+  for (const auto& c : checks) w.sample("pharos_check_transitions_total", {{"check", c.id}}, c.transitions);
   w.family("pharos_check_probes_total", "counter", "Probe results of a probed check.");
-  for (const auto& c : e.checks)
+  for (const auto& c : checks)
     if (!c.automatic) w.sample("pharos_check_probes_total", {{"check", c.id}}, c.probes);
   w.family("pharos_check_failures_total", "counter", "Failed probe results of a probed check.");
-  for (const auto& c : e.checks)
+  for (const auto& c : checks)
     if (!c.automatic) w.sample("pharos_check_failures_total", {{"check", c.id}}, c.failures);
   w.family("pharos_check_probe_duration_seconds", "histogram",
            "Time from probe start to result, per probed check, since pharosd started.");
-  for (const auto& c : e.checks)
+  for (const auto& c : checks)
     if (c.latency) w.histogram("pharos_check_probe_duration_seconds", {{"check", c.id}}, *c.latency);
 
   w.family("pharos_dc_status", "gauge", "A data center's status: 1 for the status it is in.");
-  for (const auto& d : e.dcs)
+  for (const auto& d : dcs)
     for (const char* s : kDcStatuses)
       w.sample("pharos_dc_status", {{"dc", d.name}, {"status", s}}, std::uint64_t{d.status == s ? 1u : 0u});
   w.family("pharos_dc_maintenance", "gauge", "1 while a data center is in maintenance (file or operator).");
-  for (const auto& d : e.dcs) w.sample("pharos_dc_maintenance", {{"dc", d.name}}, std::uint64_t{d.maintenance ? 1u : 0u});
+  for (const auto& d : dcs) w.sample("pharos_dc_maintenance", {{"dc", d.name}}, std::uint64_t{d.maintenance ? 1u : 0u});
 
   w.family("pharos_gtm_serving", "gauge",
            "What a GTM record answers now per region (region \"\": clients in no region); always 1, the labels say what.");
-  for (const auto& s : e.serving)
+  for (const auto& s : serving)
     w.sample("pharos_gtm_serving",
              {{"record", s.record}, {"region", s.region}, {"source", s.source}, {"entry", s.entry}, {"dc", s.dc}},
              std::uint64_t{1});

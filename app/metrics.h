@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,17 +88,19 @@ struct EngineMetrics {
     std::uint64_t probes = 0, failures = 0, transitions = 0;
     std::optional<Histogram> latency;          // probed checks that have had a result
   };
-  std::vector<Check> checks;
   struct Dc {
     std::string name;
     std::string status;                        // health::to_string(DcStatus)
     bool maintenance = false;
   };
-  std::vector<Dc> dcs;
   struct Serving {
     std::string record, region, source, entry, dc;
   };
-  std::vector<Serving> serving;                // per record and region ("" = clients in no region)
+  // The large parts are shared between snapshots and rebuilt only when they moved (a probe
+  // result does not rebuild every GTM record's line). Null: nothing to show.
+  std::shared_ptr<const std::vector<Check>> checks;
+  std::shared_ptr<const std::vector<Dc>> dcs;
+  std::shared_ptr<const std::vector<Serving>> serving;  // per record and region ("" = no region)
   Histogram pipeline{pipeline_latency_bounds()};
 };
 

@@ -82,9 +82,10 @@ TEST(MetricsWriter, WholeRenderingIsValidWithOddNames) {
   c.state = "down";
   c.latency = Histogram(app::probe_latency_bounds());
   c.latency->observe(0.003);
-  m.checks.push_back(c);
-  m.dcs.push_back({"dc\\1", "noAccess", false});
-  m.serving.push_back({"www.example.com./A", "", "chain", "0", "dc\\1"});
+  m.checks = std::make_shared<std::vector<EngineMetrics::Check>>(std::vector<EngineMetrics::Check>{c});
+  m.dcs = std::make_shared<std::vector<EngineMetrics::Dc>>(std::vector<EngineMetrics::Dc>{{"dc\\1", "noAccess", false}});
+  m.serving = std::make_shared<std::vector<EngineMetrics::Serving>>(
+      std::vector<EngineMetrics::Serving>{{"www.example.com./A", "", "chain", "0", "dc\\1"}});
   m.last_reload_time_s = 1.7e9;
   m.last_reload_duration_s = 0.25;
   app::DnsMetrics d;
@@ -288,8 +289,10 @@ double delta(const Exposition& a, const Exposition& b, const std::string& name, 
 TEST_F(PharosdMetrics, QueryCountersMoveByExactlyWhatWasSent) {
   ASSERT_TRUE(start());
   // dc1 is up and serves the record before counting starts.
-  const Exposition m0 = scrape_until([](const Exposition& e) { return e.get("pharos_gtm_serving", serving("0", "dc1")) == 1; });
-  ASSERT_EQ(m0.get("pharos_gtm_serving", serving("0", "dc1")), 1);
+  const Exposition m0 = scrape_until([](const Exposition& e) {
+    return e.get("pharos_gtm_serving", serving("0", "dc1")) == 1 && e.get("pharos_dc_status", {{"dc", "dc1"}, {"status", "ok"}}) == 1;
+  });
+  ASSERT_EQ(m0.get("pharos_dc_status", {{"dc", "dc1"}, {"status", "ok"}}), 1);
 
   // UDP: 3 GTM answers, 2 NODATA (AAAA), 1 NXDOMAIN, 1 REFUSED, 1 junk datagram (dropped).
   for (int i = 0; i < 3; ++i) EXPECT_EQ(udp("www.t.example", 1).addresses, std::set<std::string>{kDc1});
@@ -351,7 +354,9 @@ TEST_F(PharosdMetrics, QueryCountersMoveByExactlyWhatWasSent) {
 TEST_F(PharosdMetrics, ACheckGoingDownMovesStateTransitionsDcStatusAndTheAnswer) {
   ASSERT_TRUE(start());
   const Exposition m0 = scrape_until([](const Exposition& e) {
-    return e.get("pharos_gtm_serving", serving("0", "dc1")) == 1 && e.get("pharos_dc_status", {{"dc", "dc2"}, {"status", "ok"}}) == 1;
+    // Both DCs up (an entry with no result yet may serve too: stuck-state protection).
+    return e.get("pharos_gtm_serving", serving("0", "dc1")) == 1 && e.get("pharos_dc_status", {{"dc", "dc1"}, {"status", "ok"}}) == 1 &&
+           e.get("pharos_dc_status", {{"dc", "dc2"}, {"status", "ok"}}) == 1;
   });
   ASSERT_EQ(m0.get("pharos_check_state", {{"check", kProbe}, {"state", "up"}}), 1);
   EXPECT_EQ(m0.get("pharos_dc_status", {{"dc", "dc1"}, {"status", "ok"}}), 1);
