@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 #include "dns/query_stats.h"
 
@@ -41,25 +43,51 @@ const Answer* AnswerTable::answer_at_node(const Node& n, const ParsedQuery& q, T
   return &answers_[n.default_answer];
 }
 
+void AnswerTable::NodeIndex::build(const NameSet& names, const std::vector<Node>& nodes) {
+  static_assert(std::is_trivially_copyable_v<Node> && sizeof(Node) % kAlign == 0);
+  auto padded = [](std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; };
+  std::size_t bytes = 0;
+  for (std::uint32_t id = 0; id < names.size(); ++id) bytes += sizeof(Node) + padded(1 + names.length(id));
+  arena_ = std::make_unique<std::byte[]>(bytes);
+  arena_size_ = bytes;
+  std::size_t cap = 16;
+  while (cap < names.size() * 2) cap *= 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  count_ = names.size();
+  std::size_t at = 0;
+  for (std::uint32_t id = 0; id < names.size(); ++id) {
+    const std::uint8_t* name = names.name(id);
+    const std::size_t len = names.length(id);
+    new (arena_.get() + at) Node(nodes[id]);
+    auto* stored = reinterpret_cast<std::uint8_t*>(arena_.get() + at + sizeof(Node));
+    stored[0] = static_cast<std::uint8_t>(len);
+    std::memcpy(stored + 1, name, len);
+    const std::uint64_t hash = hash_name(name, len);
+    std::uint64_t i = hash & mask_;
+    while (slots_[i].entry != 0) i = (i + 1) & mask_;
+    slots_[i] = Slot{static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(at / kAlign + 1)};
+    at += sizeof(Node) + padded(1 + len);
+  }
+}
+
 const Answer* AnswerTable::lookup(const ParsedQuery& q, Transport t) const {
-  const std::int64_t exact = names_.find(q.qname, q.qname_len, q.qname_hash);
-  if (exact != NameSet::kMissing) return answer_at_node(nodes_[static_cast<std::size_t>(exact)], q, t);
+  if (const Node* exact = index_.find(q.qname, q.qname_len, q.qname_hash)) return answer_at_node(*exact, q, t);
 
   for (std::uint8_t label = 1; label <= q.label_count; ++label) {
     const std::size_t off = label < q.label_count ? q.label_offsets[label] : q.qname_len - 1u;
     const std::uint8_t* suffix = q.qname + off;
     const std::size_t len = q.qname_len - off;
-    const std::int64_t ce = names_.find(suffix, len, hash_name(suffix, len));
-    if (ce == NameSet::kMissing) continue;
-    const Node& encloser = nodes_[static_cast<std::size_t>(ce)];
+    const Node* ce = index_.find(suffix, len, hash_name(suffix, len));
+    if (ce == nullptr) continue;
+    const Node& encloser = *ce;
     if (encloser.flags & kDelegated) return &answers_[encloser.default_answer];
     if (encloser.flags & kWildcardChild) {
       std::uint8_t wild[kMaxNameWire + 2];
       std::memcpy(wild, kWildcardLabel, sizeof kWildcardLabel);
       std::memcpy(wild + sizeof kWildcardLabel, suffix, len);
       const std::size_t wlen = len + sizeof kWildcardLabel;
-      const std::int64_t w = names_.find(wild, wlen, hash_name(wild, wlen));
-      if (w != NameSet::kMissing) return answer_at_node(nodes_[static_cast<std::size_t>(w)], q, t);
+      if (const Node* w = index_.find(wild, wlen, hash_name(wild, wlen))) return answer_at_node(*w, q, t);
     }
     return &answers_[zones_[encloser.zone].nxdomain];
   }
@@ -152,7 +180,7 @@ std::uint64_t AnswerTable::dynamic_count(std::size_t slot, std::uint32_t outcome
 }
 
 std::size_t AnswerTable::memory_bytes() const {
-  return names_.memory_bytes() + nodes_.size() * sizeof(Node) + answers_.size() * sizeof(Answer) +
+  return index_.memory_bytes() + answers_.size() * sizeof(Answer) +
          bytes_.size() + zones_.size() * sizeof(Zone) + regions_.memory_bytes();
 }
 

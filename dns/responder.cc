@@ -116,18 +116,22 @@ bool Responder::formerr_repeated(const ClientInfo& client, std::uint16_t id, std
 std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* query, std::size_t len,
                                std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
                                std::uint64_t now_ms) {
+  parse_query(query, len, q_);
+  return respond_parsed(table, q_, query, out, out_cap, client, now_ms);
+}
+
+std::size_t Responder::respond_parsed(const AnswerTable& table, ParsedQuery& q, const std::uint8_t* query,
+                                      std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
+                                      std::uint64_t now_ms) {
   ResponderStats& st = stats_[static_cast<std::size_t>(client.transport)];
   st_ = &st;
   bump(st.queries);
   const TableOptions& opts = table.options();
-  // Echo, daytime, chargen, time, kpasswd: never answer them over UDP (row 3).
   if (client.transport == Transport::kUdp && reflection_port(source_port(client.addr))) {
     bump(st.qtype[kQtypeNone]);
     bump(st.dropped);
     return 0;
   }
-  ParsedQuery& q = q_;
-  parse_query(query, len, q);
   bump(st.qtype[q.question_ok ? qtype_slot(q.qtype) : kQtypeNone]);
 
   const std::size_t opt_size = OptWriter::size(q, opts, client);
@@ -174,7 +178,7 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
     case ParseOutcome::kBadVers:
       return short_reply(Rcode::kBadVers, true, true);
     case ParseOutcome::kTsig:
-      return tsig_badkey(query, out, limit, opts, client);
+      return tsig_badkey(q, query, out, limit, opts, client);
     case ParseOutcome::kQuery:
       break;
   }
@@ -242,9 +246,8 @@ std::size_t Responder::respond(const AnswerTable& table, const std::uint8_t* que
 
 // A TSIG-signed query: we hold no keys, so NOTAUTH with an unsigned TSIG carrying BADKEY
 // (RFC 8945 §5.2.1): same key name, algorithm, time and fudge, empty MAC.
-std::size_t Responder::tsig_badkey(const std::uint8_t* query, std::uint8_t* out, std::size_t limit,
-                                   const TableOptions& opts, const ClientInfo& client) {
-  const ParsedQuery& q = q_;
+std::size_t Responder::tsig_badkey(const ParsedQuery& q, const std::uint8_t* query, std::uint8_t* out,
+                                   std::size_t limit, const TableOptions& opts, const ClientInfo& client) {
   write_header(out, q, static_cast<std::uint16_t>(Rcode::kNotAuth), false, true);
   std::memcpy(out + kHeaderSize, query + kHeaderSize, q.question_end - kHeaderSize);
   set_header_count(out, kOffQdcount, 1);

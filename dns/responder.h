@@ -34,6 +34,12 @@ class Responder {
   std::size_t respond(const AnswerTable& table, const std::uint8_t* query, std::size_t len,
                       std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
                       std::uint64_t now_ms);
+  // The same, for a query the caller has already parsed into `q` with parse_query (a batch
+  // parses every datagram first to start the table's cache loads early). `q` is the responder's
+  // scratch afterwards.
+  std::size_t respond_parsed(const AnswerTable& table, ParsedQuery& q, const std::uint8_t* query,
+                             std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
+                             std::uint64_t now_ms);
 
   // Live counters by transport; read them from another thread with load() (query_stats.h).
   const ResponderStats& stats(Transport t) const { return stats_[static_cast<std::size_t>(t)]; }
@@ -51,7 +57,7 @@ class Responder {
  private:
   // Remembers recent FORMERR answers (client address, ID) so a looping peer gets one, not a stream.
   bool formerr_repeated(const ClientInfo& client, std::uint16_t id, std::uint64_t now_ms);
-  std::size_t tsig_badkey(const std::uint8_t* query, std::uint8_t* out, std::size_t limit,
+  std::size_t tsig_badkey(const ParsedQuery& q, const std::uint8_t* query, std::uint8_t* out, std::size_t limit,
                           const TableOptions& opts, const ClientInfo& client);
   std::size_t finish(std::uint8_t* out, std::size_t n, std::uint16_t ar, Rcode rcode);
 

@@ -78,6 +78,12 @@ class TableBuilder {
       if (auto e = add_node_answers(id)) return *e;
     }
     if (error_) return *error_;
+    // The zone data is all in the answers now; free it before the index takes its copy of the
+    // names, so a large zone's peak memory does not hold both.
+    std::vector<ZoneData>().swap(zones_);
+    t_->index_.build(names(), nodes());
+    names() = NameSet{};
+    std::vector<AnswerTable::Node>().swap(nodes());
     // Until the first choices are published every dynamic RRset answers its alternative 0.
     t_->choices_.store(new DynamicChoices(t_->slots_.size(), t_->region_count()));
     return std::move(t_);

@@ -93,8 +93,8 @@ void UdpListener::run() {
 
 int UdpListener::run_batch() {
   auto& b = batch_;
-  // recvmmsg overwrites the name and control lengths; reset them for every round.
-  for (std::size_t i = 0; i < UdpBatch::kBatch; ++i) {
+  // recvmmsg overwrites the name and control lengths of the messages it fills: reset those.
+  for (std::size_t i = 0; i < b.used; ++i) {
     msghdr& h = b.rx[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_control = wildcard_ ? b.rx_control[i].data() : nullptr;
@@ -105,8 +105,10 @@ int UdpListener::run_batch() {
   const int n = ::recvmmsg(fd_.get(), b.rx.data(), UdpBatch::kBatch, MSG_WAITFORONE, nullptr);
   if (n < 0) {
     // EINTR, EAGAIN, ENOMEM, a pending ICMP error: try again. A dead socket ends the thread.
+    b.used = 0;
     return fatal_socket_error(errno) ? -1 : 0;
   }
+  b.used = static_cast<std::size_t>(n);
   // After shutdown(SHUT_RD) the wait returns an empty message; it is no datagram of a client.
   const bool stopping = stop_.load(std::memory_order_acquire);
 
@@ -118,18 +120,34 @@ int UdpListener::run_batch() {
     ReadSection section{reader_};
     const AnswerTable* table = section.table();
     const std::uint64_t now_ms = monotonic_ms();
+    // A datagram larger than our buffer was cut short; it is no DNS query we would answer.
+    auto answerable = [&](int i) {
+      return table != nullptr && (b.rx[i].msg_hdr.msg_flags & MSG_TRUNC) == 0 && !(stopping && b.rx[i].msg_len == 0);
+    };
+    // Parse the whole batch first and start the table's cache loads for every qname, hash slot
+    // first, then the entry: the loads of all queries overlap instead of stalling one by one.
+    for (int i = 0; i < n; ++i) {
+      if (!answerable(i)) continue;
+      parse_query(b.in_buf(i), b.rx[i].msg_len, b.parsed[i]);
+      if (b.parsed[i].outcome == ParseOutcome::kQuery) table->prefetch_slot(b.parsed[i]);
+    }
+    for (int i = 0; i < n; ++i)
+      if (answerable(i) && b.parsed[i].outcome == ParseOutcome::kQuery) table->prefetch_entry(b.parsed[i]);
+    for (int i = 0; i < n; ++i)
+      if (answerable(i) && b.parsed[i].outcome == ParseOutcome::kQuery) table->prefetch_answers(b.parsed[i]);
+    for (int i = 0; i < n; ++i)
+      if (answerable(i) && b.parsed[i].outcome == ParseOutcome::kQuery) table->prefetch_fragment(b.parsed[i], Transport::kUdp);
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.rx[i].msg_hdr;
       if (stopping && b.rx[i].msg_len == 0) continue;
       ++received;
-      // A datagram larger than our buffer was cut short; it is no DNS query we would answer.
-      if (table == nullptr || (h.msg_flags & MSG_TRUNC) != 0) {
+      if (!answerable(i)) {
         ++dropped;
         continue;
       }
       const ClientInfo client{Transport::kUdp, reinterpret_cast<const sockaddr*>(&b.peer[i]), 0};
-      const std::size_t len = responder_.respond(*table, b.in_buf(i), b.rx[i].msg_len, b.out_buf(i),
-                                                 UdpBatch::kBufSize, client, now_ms);
+      const std::size_t len = responder_.respond_parsed(*table, b.parsed[i], b.in_buf(i), b.out_buf(i),
+                                                        UdpBatch::kBufSize, client, now_ms);
       if (len == 0) {
         ++dropped;
         continue;

@@ -46,6 +46,8 @@ struct UdpBatch {
   std::array<iovec, kBatch> rx_iov{};
   std::array<iovec, kBatch> tx_iov{};
   std::array<sockaddr_storage, kBatch> peer{};
+  std::array<ParsedQuery, kBatch> parsed{};  // every datagram of a batch is parsed before any is answered
+  std::size_t used = kBatch;                 // receive headers recvmmsg wrote in the last round
   alignas(cmsghdr) std::array<std::array<std::uint8_t, kControlSize>, kBatch> rx_control{};
   alignas(cmsghdr) std::array<std::array<std::uint8_t, kControlSize>, kBatch> tx_control{};
 
