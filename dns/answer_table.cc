@@ -43,31 +43,36 @@ const Answer* AnswerTable::answer_at_node(const Node& n, const ParsedQuery& q, T
   return &answers_[n.default_answer];
 }
 
-void AnswerTable::NodeIndex::build(const NameSet& names, const std::vector<Node>& nodes) {
+void AnswerTable::NodeIndex::build(NameSet&& names, std::vector<Node>&& nodes) {
   static_assert(std::is_trivially_copyable_v<Node> && sizeof(Node) % kAlign == 0);
   auto padded = [](std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; };
+  names.drop_index();
+  count_ = names.size();
   std::size_t bytes = 0;
-  for (std::uint32_t id = 0; id < names.size(); ++id) bytes += sizeof(Node) + padded(1 + names.length(id));
+  for (std::uint32_t id = 0; id < count_; ++id) bytes += sizeof(Node) + padded(1 + names.length(id));
   arena_ = std::make_unique<std::byte[]>(bytes);
   arena_size_ = bytes;
-  std::size_t cap = 16;
-  while (cap < names.size() * 2) cap *= 2;
-  slots_.assign(cap, Slot{});
-  mask_ = cap - 1;
-  count_ = names.size();
-  std::size_t at = 0;
-  for (std::uint32_t id = 0; id < names.size(); ++id) {
-    const std::uint8_t* name = names.name(id);
-    const std::size_t len = names.length(id);
+  for (std::size_t id = 0, at = 0; id < count_; ++id) {
     new (arena_.get() + at) Node(nodes[id]);
     auto* stored = reinterpret_cast<std::uint8_t*>(arena_.get() + at + sizeof(Node));
-    stored[0] = static_cast<std::uint8_t>(len);
-    std::memcpy(stored + 1, name, len);
-    const std::uint64_t hash = hash_name(name, len);
+    stored[0] = static_cast<std::uint8_t>(names.length(static_cast<std::uint32_t>(id)));
+    std::memcpy(stored + 1, names.name(static_cast<std::uint32_t>(id)), stored[0]);
+    at += sizeof(Node) + padded(1 + stored[0]);
+  }
+  names = NameSet{};
+  std::vector<Node>().swap(nodes);
+
+  std::size_t cap = 16;
+  while (cap < count_ * 2) cap *= 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  for (std::size_t n = 0, at = 0; n < count_; ++n) {
+    const auto* stored = reinterpret_cast<const std::uint8_t*>(arena_.get() + at + sizeof(Node));
+    const std::uint64_t hash = hash_name(stored + 1, stored[0]);
     std::uint64_t i = hash & mask_;
     while (slots_[i].entry != 0) i = (i + 1) & mask_;
     slots_[i] = Slot{static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(at / kAlign + 1)};
-    at += sizeof(Node) + padded(1 + len);
+    at += sizeof(Node) + padded(1 + stored[0]);
   }
 }
 

@@ -184,7 +184,9 @@ class AnswerTable {
   // kernel's network path evicts the table between batches) that is two misses instead of four.
   class NodeIndex {
    public:
-    void build(const NameSet& names, const std::vector<Node>& nodes);
+    // Consumes both, freeing each as soon as it is copied, so that the index never coexists
+    // with a full copy of them (a large zone's peak memory).
+    void build(NameSet&& names, std::vector<Node>&& nodes);
     const Node* find(const std::uint8_t* name, std::size_t len, std::uint64_t hash) const {
       if (slots_.empty()) return nullptr;
       const auto tag = static_cast<std::uint32_t>(hash >> 32);

@@ -64,6 +64,12 @@ class NameSet {
     if (cap > slots_.size()) rehash(cap);
   }
 
+  // Frees the hash index; name(), length() and size() still work, find() and intern() do not.
+  void drop_index() {
+    std::vector<Slot>().swap(slots_);
+    mask_ = 0;
+  }
+
   // Bytes in use (reserved capacity that was never touched costs no memory).
   std::size_t memory_bytes() const {
     return bytes_.size() + offsets_.size() * sizeof(std::uint32_t) + slots_.size() * sizeof(Slot);

@@ -81,9 +81,7 @@ class TableBuilder {
     // The zone data is all in the answers now; free it before the index takes its copy of the
     // names, so a large zone's peak memory does not hold both.
     std::vector<ZoneData>().swap(zones_);
-    t_->index_.build(names(), nodes());
-    names() = NameSet{};
-    std::vector<AnswerTable::Node>().swap(nodes());
+    t_->index_.build(std::move(names()), std::move(nodes()));
     // Until the first choices are published every dynamic RRset answers its alternative 0.
     t_->choices_.store(new DynamicChoices(t_->slots_.size(), t_->region_count()));
     return std::move(t_);
