@@ -46,6 +46,17 @@ int make_socket(const ListenAddress& a, int type) {
                        : ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
     if (rc != 0) return -errno;
   }
+  // UDP replies leave with DF set and are never fragmented by this host (RFC 9715 section 3.1);
+  // one larger than the interface's MTU fails with EMSGSIZE and is sent truncated instead
+  // (UdpListener::shrink). PROBE ignores path MTUs learnt from ICMP, which anyone can forge.
+  // On IPv4 it also spares the kernel a shared IP-ID counter per reply.
+  if (type == SOCK_DGRAM) {
+    const int probe = a.family() == AF_INET ? IP_PMTUDISC_PROBE : IPV6_PMTUDISC_PROBE;
+    const int rc = a.family() == AF_INET
+                       ? ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe)
+                       : ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+    if (rc != 0) return -errno;
+  }
   if (::bind(fd, a.sa(), a.len) != 0) return -errno;
   return guard.release();
 }

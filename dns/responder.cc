@@ -125,6 +125,7 @@ std::size_t Responder::respond_parsed(const AnswerTable& table, ParsedQuery& q, 
                                       std::uint64_t now_ms) {
   ResponderStats& st = stats_[static_cast<std::size_t>(client.transport)];
   st_ = &st;
+  last_opt_ = 0;
   bump(st.queries);
   const TableOptions& opts = table.options();
   if (client.transport == Transport::kUdp && reflection_port(source_port(client.addr))) {
@@ -236,12 +237,25 @@ std::size_t Responder::respond_parsed(const AnswerTable& table, ParsedQuery& q, 
     set_header_count(out, kOffNscount, a->ns);
   }
   if (q.edns.present) {
-    n += OptWriter::write(out + n, q, opts, client, rcode, ecs_scope);
+    last_opt_ = OptWriter::write(out + n, q, opts, client, rcode, ecs_scope);
+    n += last_opt_;
     ++ar;
   }
   set_header_count(out, kOffArcount, body != 0 ? ar : static_cast<std::uint16_t>(q.edns.present ? 1 : 0));
   bump(st.rcode[std::min<std::size_t>(rcode, st.rcode.size() - 1)]);
   return n;
+}
+
+std::size_t Responder::cut_to_question(std::uint8_t* out, std::size_t len, std::size_t question_end,
+                                       std::size_t opt_size) {
+  if (question_end <= kHeaderSize || question_end + opt_size >= len) return 0;
+  std::memmove(out + question_end, out + len - opt_size, opt_size);
+  store_u16(out + kOffFlags, header_flags(out) | kFlagTc);
+  set_header_count(out, kOffAncount, 0);
+  set_header_count(out, kOffNscount, 0);
+  set_header_count(out, kOffArcount, opt_size != 0 ? 1 : 0);
+  bump(stats_[static_cast<std::size_t>(Transport::kUdp)].truncated);
+  return question_end + opt_size;
 }
 
 // A TSIG-signed query: we hold no keys, so NOTAUTH with an unsigned TSIG carrying BADKEY

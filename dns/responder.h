@@ -41,6 +41,15 @@ class Responder {
                              std::uint8_t* out, std::size_t out_cap, const ClientInfo& client,
                              std::uint64_t now_ms);
 
+  // The size of the OPT record that ends the last reply respond*() wrote (0: none, or not an
+  // answer from the table).
+  std::size_t last_opt_size() const { return last_opt_; }
+  // A UDP reply the kernel refused to send unfragmented (EMSGSIZE: replies leave with DF set, RFC
+  // 9715 section 3.1, and this one is larger than the outgoing interface's MTU) is cut in place to
+  // its header, question and the `opt_size` bytes of OPT it ended with, and TC is set: the client
+  // retries over TCP. Returns the new length, or 0 when `out` cannot be cut that way.
+  std::size_t cut_to_question(std::uint8_t* out, std::size_t len, std::size_t question_end, std::size_t opt_size);
+
   // Live counters by transport; read them from another thread with load() (query_stats.h).
   const ResponderStats& stats(Transport t) const { return stats_[static_cast<std::size_t>(t)]; }
   // Both transports, read with relaxed loads: safe from any thread.
@@ -64,6 +73,7 @@ class Responder {
   ParsedQuery q_;
   std::size_t thread_ = kNoThread;
   ResponderStats* st_ = nullptr;  // stats_ of the transport being answered
+  std::size_t last_opt_ = 0;
   // Own cache lines: only this responder's thread writes them.
   alignas(64) std::array<ResponderStats, 2> stats_{};  // by Transport
   struct FormerrSlot {

@@ -157,6 +157,8 @@ int UdpListener::run_batch() {
       t.msg_name = &b.peer[i];
       t.msg_namelen = h.msg_namelen;
       t.msg_flags = 0;
+      b.tx_question_end[out_count] = b.parsed[i].question_ok ? b.parsed[i].question_end : 0;
+      b.tx_opt[out_count] = static_cast<std::uint16_t>(responder_.last_opt_size());
       set_reply_source(static_cast<unsigned>(i), out_count);
       ++out_count;
     }
@@ -221,6 +223,7 @@ void UdpListener::send_all(unsigned count) {
       continue;
     }
     if (r < 0 && errno == EINTR && eintr_budget-- > 0) continue;
+    if (r < 0 && errno == EMSGSIZE && shrink(sent)) continue;  // the same reply again, cut to fit
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
       counters_.udp_send_failed.add(count - sent);
       return;
@@ -228,6 +231,22 @@ void UdpListener::send_all(unsigned count) {
     counters_.udp_send_failed.add();
     ++sent;
   }
+}
+
+// Replies leave with DF set (listen_socket.cc), so one larger than the outgoing interface's MTU
+// fails with EMSGSIZE instead of going out in fragments. It is cut to header, question and OPT
+// with TC (RFC 9715 section 3.2: the client comes back over TCP); a reply that was already cut,
+// or has no question to keep, is dropped and counted as a failed send.
+bool UdpListener::shrink(unsigned tx_index) {
+  auto& b = batch_;
+  if (b.tx_opt[tx_index] == UdpBatch::kCut) return false;
+  iovec& v = b.tx_iov[tx_index];
+  const std::size_t n = responder_.cut_to_question(static_cast<std::uint8_t*>(v.iov_base), v.iov_len,
+                                                   b.tx_question_end[tx_index], b.tx_opt[tx_index]);
+  if (n == 0) return false;
+  v.iov_len = n;
+  b.tx_opt[tx_index] = UdpBatch::kCut;
+  return true;
 }
 
 }  // namespace pharos::dns

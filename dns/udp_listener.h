@@ -48,6 +48,11 @@ struct UdpBatch {
   std::array<sockaddr_storage, kBatch> peer{};
   std::array<ParsedQuery, kBatch> parsed{};  // every datagram of a batch is parsed before any is answered
   std::size_t used = kBatch;                 // receive headers recvmmsg wrote in the last round
+  // Per reply, what cutting it needs if the kernel refuses it as too big (UdpListener::shrink):
+  // where its question ends and the size of the OPT it ends with; kCut once it has been cut.
+  static constexpr std::uint16_t kCut = 0xffff;
+  std::array<std::uint16_t, kBatch> tx_question_end{};
+  std::array<std::uint16_t, kBatch> tx_opt{};
   alignas(cmsghdr) std::array<std::array<std::uint8_t, kControlSize>, kBatch> rx_control{};
   alignas(cmsghdr) std::array<std::array<std::uint8_t, kControlSize>, kBatch> tx_control{};
 
@@ -93,6 +98,7 @@ class UdpListener {
   // error other than EINTR/EAGAIN (ICMP errors are consumed by the read and count as 0).
   int run_batch();
   void send_all(unsigned count);
+  bool shrink(unsigned tx_index);
   void set_reply_source(unsigned rx_index, unsigned tx_index);
 
   SnapshotReader& reader_;

@@ -5,7 +5,12 @@
 #include "dns/udp_listener.h"
 
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <set>
 #include <thread>
@@ -211,6 +216,66 @@ TEST(UdpListener, DropsEmptyAndOversizedDatagramsThenStillAnswers) {
   EXPECT_EQ(sum_counter(s, received), 3u);
   EXPECT_EQ(sum_counter(s, dropped), 2u);
   EXPECT_EQ(sum_counter(s, sent), 1u);
+}
+
+// Brings up loopback with `mtu` in the calling thread's network namespace. Returns "" or the error.
+std::string loopback_up(int mtu) {
+  dns::Fd fd{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+  ifreq r{};
+  std::strncpy(r.ifr_name, "lo", IFNAMSIZ - 1);
+  r.ifr_mtu = mtu;
+  if (!fd || ::ioctl(fd.get(), SIOCSIFMTU, &r) != 0) return std::string("SIOCSIFMTU: ") + std::strerror(errno);
+  r.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+  if (::ioctl(fd.get(), SIOCSIFFLAGS, &r) != 0) return std::string("SIOCSIFFLAGS: ") + std::strerror(errno);
+  return "";
+}
+
+// Replies leave with DF set and are never fragmented (RFC 9715): one larger than the interface's
+// MTU is cut to header, question and OPT with TC, so the client retries over TCP. The server and
+// the client live in a network namespace of their own (made by a thread, so the rest of the test
+// binary keeps the host's), whose loopback has an MTU of 576: the big TXT answer (over 700 bytes)
+// no longer fits, the www answer still does.
+TEST(UdpListener, ReplyLargerThanTheInterfaceMtuIsSentTruncated) {
+  std::unique_ptr<LiveServer> s;
+  Socket c;
+  std::string error;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+      return;
+    }
+    error = loopback_up(576);
+    if (!error.empty()) return;
+    s = std::make_unique<LiveServer>(loopback_options());
+    if (s->ok()) c = s->udp();
+  }).join();
+  ASSERT_EQ(error, "");
+  ASSERT_TRUE(s->ok());
+
+  auto big = udp_exchange(c.fd(), make_query(8, "big.example.com", dns::rrtype::kTxt, true, 1232));
+  ASSERT_TRUE(big.has_value());
+  EXPECT_LE(big->size(), 576u - 28u);
+  const Parsed p = parse_response(*big);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.id, 8);
+  EXPECT_TRUE(p.tc);
+  EXPECT_TRUE(p.aa);
+  EXPECT_EQ(p.rcode, 0);
+  EXPECT_EQ(p.answers, 0u);
+  EXPECT_EQ((*big)[5], 1);   // QDCOUNT: the question is kept
+  EXPECT_EQ((*big)[11], 1);  // ARCOUNT: the OPT is kept
+  EXPECT_EQ((*big)[9], 0);   // NSCOUNT
+
+  // The next reply, which fits, goes out whole; the cut one counts as truncated.
+  auto r = udp_exchange(c.fd(), make_query(9, "www.example.com", kA, true, 1232));
+  ASSERT_TRUE(r.has_value());
+  const Parsed w = parse_response(*r);
+  EXPECT_FALSE(w.tc);
+  EXPECT_EQ(w.addresses, (std::set<std::string>{"192.0.2.10", "192.0.2.11"}));
+  s->server().stop();
+  std::uint64_t truncated = 0;
+  for (unsigned i = 0; i < s->server().worker_count(); ++i) truncated += s->server().worker(i).responder_stats().truncated;
+  EXPECT_EQ(truncated, 1u);
 }
 
 }  // namespace
