@@ -190,10 +190,19 @@ void ConfigApi::submit(const ApiRequest& r, std::variant<ChangeBatch, ApiRespons
             [reply = std::move(reply)](const ChangeOutcome& o) { reply(answer(o)); });
 }
 
+ControlServer::Reply ConfigApi::counted(ControlServer::Reply reply) const {
+  if (!c_.answered) return reply;
+  return [answered = c_.answered, reply = std::move(reply)](ApiResponse r) {
+    answered(r.status);
+    reply(std::move(r));
+  };
+}
+
 void ConfigApi::install(ControlServer& s) {
   s.route_async(
       "POST", "/v1/config/changes", Role::kOperator,
-      [this](const ApiRequest& r, ControlServer::Reply reply) {
+      [this](const ApiRequest& r, ControlServer::Reply plain) {
+        auto reply = counted(std::move(plain));
         auto parsed = parse_body(r);
         if (auto* e = std::get_if<ApiResponse>(&parsed)) return reply(std::move(*e));
         auto batch = parse_change_batch(std::get<rapidjson::Document>(parsed));
@@ -214,13 +223,13 @@ void ConfigApi::install(ControlServer& s) {
     s.route_async(
         "PUT", one, Role::kOperator,
         [this, kind](const ApiRequest& r, ControlServer::Reply reply) {
-          submit(r, single(r, kind, ChangeOp::kUpsert), std::move(reply));
+          submit(r, single(r, kind, ChangeOp::kUpsert), counted(std::move(reply)));
         },
         kChangeTimeout);
     s.route_async(
         "DELETE", one, Role::kOperator,
         [this, kind](const ApiRequest& r, ControlServer::Reply reply) {
-          submit(r, single(r, kind, ChangeOp::kDelete), std::move(reply));
+          submit(r, single(r, kind, ChangeOp::kDelete), counted(std::move(reply)));
         },
         kChangeTimeout);
   }

@@ -21,6 +21,8 @@ struct ConfigApiContext {
   const std::uint64_t* config_generation = nullptr;
   // Queues a batch; `done` runs on the control loop once it is applied or refused.
   std::function<void(ChangeBatch&&, const std::string& by, std::function<void(const ChangeOutcome&)> done)> change;
+  // Optional: the HTTP status of every change request's answer, refusals included (for metrics).
+  std::function<void(int status)> answered;
 };
 
 class ConfigApi {
@@ -38,6 +40,8 @@ class ConfigApi {
   // PUT (upsert) and DELETE of one object: the batch, or the 400 to send.
   std::variant<ChangeBatch, ApiResponse> single(const ApiRequest& r, ConfigKind kind, ChangeOp op) const;
   void submit(const ApiRequest& r, std::variant<ChangeBatch, ApiResponse>&& batch, ControlServer::Reply reply);
+  // `reply`, telling `answered` the status first.
+  ControlServer::Reply counted(ControlServer::Reply reply) const;
 
   ConfigApiContext c_;
 };

@@ -249,6 +249,13 @@ ApiResponse ControlApi::status() const {
   } else {
     j.null("last_reload");
   }
+  if (c_.last_change != nullptr && *c_.last_change) {
+    const ConfigChangeNote& n = **c_.last_change;
+    j.begin_object("last_config_change").time("at", n.at).kv("by", n.by).kv("config_generation", n.config_generation)
+        .kv("summary", n.summary).end();
+  } else {
+    j.null("last_config_change");
+  }
   j.end();
   return api_json(200, j.text());
 }

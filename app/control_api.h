@@ -31,6 +31,14 @@ struct ReloadOutcome {
   std::uint64_t duration_ms = 0;
 };
 
+// The last configuration change applied through the API (app/config_api.h).
+struct ConfigChangeNote {
+  scenario::SystemTime at{};
+  std::string by;                  // the token's name
+  std::uint64_t config_generation = 0;  // the generation it made
+  std::string summary;             // "update datacenter dc4", "insert record x./A and 2 more"
+};
+
 // What the daemon shares with the API. Pointers stay valid while the server runs.
 struct ApiContext {
   std::string version;
@@ -42,6 +50,7 @@ struct ApiContext {
   const std::uint64_t* config_generation = nullptr;
   const std::size_t* zones = nullptr;
   const std::optional<ReloadOutcome>* last_reload = nullptr;
+  const std::optional<ConfigChangeNote>* last_change = nullptr;
   const HealthHistory* history = nullptr;  // DC timelines and check transitions for the status page
   // Starts a reload (or joins the one running); `done` runs on the loop when it has finished.
   std::function<void(const std::string& by, std::function<void(const ReloadOutcome&)> done)> reload;

@@ -239,6 +239,7 @@ bool Daemon::start_control(const Config& config) {
   c.config_generation = &config_generation_;
   c.zones = &zones_;
   c.last_reload = &last_reload_;
+  c.last_change = &last_change_;
   c.history = history_.get();
   c.reload = [this](const std::string& by, std::function<void(const ReloadOutcome&)> done) {
     start_reload(by, std::move(done));
@@ -251,6 +252,7 @@ bool Daemon::start_control(const Config& config) {
   cc.change = [this](ChangeBatch&& batch, const std::string& by, std::function<void(const ChangeOutcome&)> done) {
     start_change(std::move(batch), by, std::move(done));
   };
+  cc.answered = [this](int status) { metrics_->config_change(status, std::chrono::system_clock::now()); };
   config_api_ = std::make_unique<ConfigApi>(std::move(cc));
   config_api_->install(*control_);
   // Answered on the HTTP thread, from live counters and the last snapshot: it works (and shows

@@ -103,6 +103,7 @@ class Daemon {
   std::uint64_t config_generation_ = 1;  // bumped by every successful reload
   std::size_t zones_ = 0;
   std::optional<ReloadOutcome> last_reload_;
+  std::optional<ConfigChangeNote> last_change_;  // the last config change applied through the API
   std::uint64_t reload_ids_ = 0;
   std::string reload_by_;                 // who asked for the reload running now
   std::uint64_t reload_started_ms_ = 0;   // uv_hrtime of its start

@@ -116,6 +116,14 @@ void Daemon::apply_change(PreparedChange&& change, const std::string& by, Change
     audit_->append(AuditEntry{now, "config", std::string(to_string(a.kind)) + " " + a.id, "", a.before, a.after,
                               std::string(to_string(a.op)) + " in " + a.file + ", " + generations, by});
   }
+  if (out.applied.empty()) return;
+  const AppliedChange& first = out.applied.front();
+  std::string summary = std::string(to_string(first.op)) + " " + to_string(first.kind) + " " + first.id;
+  if (out.applied.size() > 1) summary += " and " + std::to_string(out.applied.size() - 1) + " more";
+  last_change_ = ConfigChangeNote{now, by, config_generation_, summary};
+  // systemd's status line (systemctl status) tells of it as it tells of a reload.
+  notify_.status("serving; config changed by " + by + " (" + summary + "), config generation " +
+                 std::to_string(config_generation_));
 }
 
 void Daemon::fail_changes(const std::string& why) {

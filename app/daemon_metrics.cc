@@ -116,6 +116,19 @@ void DaemonMetrics::reloaded(bool ok, std::uint64_t duration_ms, std::chrono::sy
   changed();
 }
 
+void DaemonMetrics::config_change(int status, std::chrono::system_clock::time_point at) {
+  if (status == 200) {
+    ++changes_applied_;
+    last_change_time_s_ = unix_seconds(at);
+  } else if (status == 409) {
+    ++changes_conflict_;
+  } else {
+    ++changes_rejected_;
+  }
+  // An applied change bumps the generation, which rebuilds every part; a refusal moves a counter.
+  soon(0);
+}
+
 void DaemonMetrics::rebuild_checks() {
   auto checks = std::make_shared<std::vector<EngineMetrics::Check>>();
   const health::HealthState& h = src_.health->state();
@@ -190,6 +203,10 @@ void DaemonMetrics::publish_snapshot() {
   e->last_reload_ok = last_reload_ok_;
   e->last_reload_duration_s = last_reload_duration_s_;
   e->last_reload_time_s = last_reload_time_s_;
+  e->config_changes_applied = changes_applied_;
+  e->config_changes_rejected = changes_rejected_;
+  e->config_changes_conflict = changes_conflict_;
+  e->last_config_change_time_s = last_change_time_s_;
   e->pipeline = pipeline_;
   if (src_.health != nullptr) e->probes_overdue_s = std::chrono::duration<double>(src_.health->watchdog_age()).count();
   if (src_.gtm != nullptr) e->gtm_publishes = src_.gtm->publishes();

@@ -61,6 +61,8 @@ class DaemonMetrics {
   // the verdicts caused no answer change and the pipeline clock stops without an observation.
   void selection_done();
   void reloaded(bool ok, std::uint64_t duration_ms, std::chrono::system_clock::time_point at);
+  // A config change request was answered with this HTTP status (200: applied at `at`).
+  void config_change(int status, std::chrono::system_clock::time_point at);
   // Something else worth showing soon moved (operator action, configuration).
   void changed();
 
@@ -102,6 +104,8 @@ class DaemonMetrics {
   std::uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
   std::optional<double> last_reload_duration_s_, last_reload_time_s_;
   bool last_reload_ok_ = false;
+  std::uint64_t changes_applied_ = 0, changes_rejected_ = 0, changes_conflict_ = 0;
+  std::optional<double> last_change_time_s_;
 
   mutable std::mutex mu_;  // guards snapshot_
   std::shared_ptr<const EngineMetrics> snapshot_;

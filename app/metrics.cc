@@ -190,8 +190,20 @@ void render_engine(MetricsWriter& w, const EngineMetrics& e) {
   w.sample("pharos_build_info", {{"version", e.version}}, std::uint64_t{1});
   w.family("pharos_start_time_seconds", "gauge", "When pharosd started, in Unix seconds.");
   w.sample("pharos_start_time_seconds", {}, e.start_time_s);
-  w.family("pharos_config_generation", "gauge", "The configuration generation: 1 at start, +1 for each successful reload.");
+  w.family("pharos_config_generation", "gauge",
+           "The configuration generation: 1 at start, +1 for each successful reload and each applied config change.");
   w.sample("pharos_config_generation", {}, e.config_generation);
+  w.family("pharos_config_changes_total", "counter",
+           "Config change requests through the API, by result: applied, conflict (409: stale if_generation or an "
+           "existing ID), rejected (any other refusal: invalid request or files, not written, stopping).");
+  w.sample("pharos_config_changes_total", {{"result", "applied"}}, e.config_changes_applied);
+  w.sample("pharos_config_changes_total", {{"result", "rejected"}}, e.config_changes_rejected);
+  w.sample("pharos_config_changes_total", {{"result", "conflict"}}, e.config_changes_conflict);
+  if (e.last_config_change_time_s) {
+    w.family("pharos_config_change_last_timestamp_seconds", "gauge",
+             "When the last config change through the API was applied, in Unix seconds.");
+    w.sample("pharos_config_change_last_timestamp_seconds", {}, *e.last_config_change_time_s);
+  }
   w.family("pharos_reloads_total", "counter", "Reloads (SIGHUP or the API), by result.");
   w.sample("pharos_reloads_total", {{"result", "ok"}}, e.reloads_ok);
   w.sample("pharos_reloads_total", {{"result", "error"}}, e.reloads_failed);

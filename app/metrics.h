@@ -78,6 +78,9 @@ struct EngineMetrics {
   std::uint64_t reloads_ok = 0, reloads_failed = 0;
   std::optional<double> last_reload_duration_s, last_reload_time_s;
   bool last_reload_ok = false;
+  // Config change requests by result (applied, rejected, conflict), and when the last one applied.
+  std::uint64_t config_changes_applied = 0, config_changes_rejected = 0, config_changes_conflict = 0;
+  std::optional<double> last_config_change_time_s;
   double probes_overdue_s = 0;                 // HealthEngine::watchdog_age
   std::uint64_t gtm_publishes = 0;
   struct Check {

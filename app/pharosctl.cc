@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -141,8 +142,8 @@ void show_dcs(const Value& d) {
 void show_checks(const Value& d) {
   print_table({col("CHECK", {"id"}), col("STATE", {"state"}), col("MEASURED", {"measured"}), col("FORCED", {"forced"}),
                col("SINCE", {"since"}), col("LAST OK", {"last", "ok"}), col("LATENCY MS", {"last", "latency_ms"}),
-               col("LAST REASON", {"last", "reason"}), col("SUCCESSES", {"counters", "successes"}),
-               col("FAILURES", {"counters", "failures"})},
+               col("LAST REASON", {"last", "reason"}), col("PROBES", {"counters", "probes"}),
+               col("FAILURES", {"counters", "failures"}), col("TRANSITIONS", {"counters", "transitions"})},
               rows_of(d, "checks"));
 }
 
@@ -179,6 +180,13 @@ void show_records(const Value& d) {
 
 void show_explain(const Value& d) {
   print_fields(d);
+  // Every chain entry in the client region's order, and why it serves or not.
+  if (const auto entries = rows_of(d, "entries"); !entries.empty()) {
+    std::cout << '\n';
+    print_table({col("ENTRY", {"index"}), col("DC", {"dc"}), col("HEALTHY", {"healthy"}), col("SERVING", {"serving"}),
+                 col("HELD", {"held"}), col("WHY", {"why"})},
+                entries);
+  }
   const auto checks = rows_of(d, "checks");
   if (checks.empty()) return;
   std::cout << '\n';
@@ -276,6 +284,95 @@ std::string read_json_arg(const std::string& path) {
   return body;
 }
 
+// ---- Metrics (GET /metrics: Prometheus text, not JSON) ----
+
+// One sample line, `name{key="value",...} value`, as pharosd writes them; false if it is not one.
+bool parse_sample(const std::string& line, std::string& name, std::vector<std::pair<std::string, std::string>>& labels,
+                  std::string& value) {
+  labels.clear();
+  std::size_t i = line.find_first_of("{ ");
+  if (i == std::string::npos || i == 0 || line[0] == '#') return false;
+  name = line.substr(0, i);
+  if (line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      const std::size_t eq = line.find('=', i);
+      if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') return false;
+      std::string key = line.substr(i, eq - i), v;
+      for (i = eq + 2; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) {
+          ++i;
+          v += line[i] == 'n' ? '\n' : line[i];
+        } else {
+          v += line[i];
+        }
+      }
+      if (i >= line.size()) return false;
+      labels.emplace_back(std::move(key), std::move(v));
+      ++i;  // the closing quote
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i >= line.size()) return false;
+    ++i;  // '}'
+  }
+  if (i >= line.size() || line[i] != ' ') return false;
+  value = line.substr(i + 1);
+  return !value.empty();
+}
+
+// The samples whose metric name starts with one of `prefixes` (all when none): as served, or as
+// {"samples": [{"name", "labels": {...}, "value"}]} with --json (+Inf, -Inf and NaN as strings).
+int show_metrics(const std::string& body, const std::vector<std::string>& prefixes, bool json) {
+  const auto wanted = [&](const std::string& n) {
+    if (prefixes.empty()) return true;
+    for (const auto& p : prefixes)
+      if (n.rfind(p, 0) == 0) return true;
+    return false;
+  };
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("samples");
+  w.StartArray();
+  std::size_t start = 0;
+  std::string name, value;
+  std::vector<std::pair<std::string, std::string>> labels;
+  while (start < body.size()) {
+    std::size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    const std::string line = body.substr(start, end - start);
+    start = end + 1;
+    const bool sample = parse_sample(line, name, labels, value);
+    if (!json) {
+      // Everything as served; with a filter only the matching samples.
+      if (prefixes.empty() || (sample && wanted(name))) std::cout << line << '\n';
+      continue;
+    }
+    if (!sample || !wanted(name)) continue;
+    w.StartObject();
+    w.Key("name");
+    w.String(name.c_str());
+    w.Key("labels");
+    w.StartObject();
+    for (const auto& [k, v] : labels) {
+      w.Key(k.c_str());
+      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    }
+    w.EndObject();
+    w.Key("value");
+    char* rest = nullptr;
+    const double x = std::strtod(value.c_str(), &rest);
+    if (rest == nullptr || *rest != '\0' || !std::isfinite(x)) w.String(value.c_str());
+    else if (x == std::floor(x) && std::fabs(x) < 9e15) w.Int64(static_cast<std::int64_t>(x));  // counts stay integers
+    else w.Double(x);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  if (json) std::cout << sb.GetString() << '\n';
+  return 0;
+}
+
 // ---- Calls ----
 
 struct Call {
@@ -283,6 +380,8 @@ struct Call {
   std::string path;
   std::string body;
   void (*show)(const Value&) = show_action;
+  // For an answer that is not JSON (/metrics): shows it; returns the exit code.
+  std::function<int(const std::string& body, bool json)> raw = {};
 };
 
 std::string json_string(const std::string& s) {
@@ -318,6 +417,7 @@ int run_call(const pharos::app::ApiClientOptions& options, const Call& call, boo
   rapidjson::Document doc;
   doc.Parse(r.body.data(), r.body.size());
   const bool parsed = !doc.HasParseError();
+  if (call.raw && r.status >= 200 && r.status < 300) return call.raw(r.body, json);
   if (json) {
     std::cout << r.body;
     if (!r.body.empty() && r.body.back() != '\n') std::cout << '\n';
@@ -400,11 +500,11 @@ int main(int argc, char** argv) {
     if (!duration.empty()) body += "\"for\":" + json_string(duration);
     if (!reason.empty()) body += std::string(body.size() > 1 ? "," : "") + "\"reason\":" + json_string(reason);
     body += "}";
-    call = {"POST", "/v1/datacenters/" + url_encode(dc) + "/maintenance", body, show_action};
+    call = {"POST", "/v1/datacenters/" + url_encode(dc) + "/maintenance", body, show_dcs};
   });
   auto* off = maint->add_subcommand("off", "end maintenance");
   off->add_option("DC", dc, "data center")->required();
-  off->callback([&] { call = {"DELETE", "/v1/datacenters/" + url_encode(dc) + "/maintenance", "", show_action}; });
+  off->callback([&] { call = {"DELETE", "/v1/datacenters/" + url_encode(dc) + "/maintenance", "", show_dcs}; });
 
   std::string check, state;
   auto* force = app.add_subcommand("force", "force a check up or down, or clear the forced state");
@@ -427,6 +527,14 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("reload", "reload the configuration (all or nothing)")->callback([&] {
     call = {"POST", "/v1/reload", "", show_action};
+  });
+
+  std::vector<std::string> metric_prefixes;
+  auto* metrics = app.add_subcommand("metrics", "the Prometheus metrics (/metrics), or those whose names start with NAME");
+  metrics->add_option("NAME", metric_prefixes, "metric name prefixes, such as pharos_dc_status or pharos_config_");
+  metrics->callback([&] {
+    call = {"GET", "/metrics", "", show_action,
+            [&metric_prefixes](const std::string& body, bool as_json) { return show_metrics(body, metric_prefixes, as_json); }};
   });
 
   std::string kind, id, object_file = "-", into, changes_file, if_generation;
@@ -461,6 +569,9 @@ int main(int argc, char** argv) {
   del->add_option("--if-generation", if_generation, "apply only at this config generation")->check(CLI::NonNegativeNumber);
   del->callback([&] {
     call = {"DELETE", config_path(config_section(kind), id) + generation_query(), "", show_config_changes};
+  });
+  config->add_subcommand("generation", "the config generation (grows with every reload and change)")->callback([&] {
+    call = {"GET", "/v1/config/generation", "", show_action};
   });
   auto* apply = config->add_subcommand("apply", "apply a batch of operations, all or nothing (docs/api.md)");
   apply->add_option("FILE", changes_file, "{\"changes\": [...]}; \"-\" reads stdin")->required();

@@ -46,6 +46,7 @@ StatusView collect_status(const ApiContext& c, SystemTime now, const PageOptions
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c.started).count());
   v.config_generation = c.config_generation != nullptr ? *c.config_generation : 0;
   if (c.last_reload != nullptr) v.last_reload = *c.last_reload;
+  if (c.last_change != nullptr) v.last_change = *c.last_change;
   v.zones = c.zones != nullptr ? *c.zones : 0;
   if (c.server != nullptr) v.workers = c.server->worker_count();
 

@@ -512,6 +512,13 @@ std::string render_status_page(const StatusView& v, SystemTime now, const PageOp
   } else {
     meta("last reload", "none");
   }
+  if (v.last_change) {
+    const ConfigChangeNote& c = *v.last_change;
+    meta("last config change", time_cell(c.at, now) + " by " + esc(c.by) + " <span class=\"mono\">(" + esc(c.summary) +
+                                   ", generation " + std::to_string(c.config_generation) + ")</span>");
+  } else {
+    meta("last config change", "none");
+  }
   meta("as of", strftime_utc(now, "%H:%M:%S") + " UTC");
   o += "</header><main>";
   if (v.last_reload && !v.last_reload->ok) {

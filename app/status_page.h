@@ -79,6 +79,7 @@ struct StatusView {
   std::uint64_t uptime_s = 0;
   std::uint64_t config_generation = 0;
   std::optional<ReloadOutcome> last_reload;
+  std::optional<ConfigChangeNote> last_change;  // the last config change through the API
   std::int64_t watchdog_age_ms = 0;
   bool pending_selection = false;
   std::uint64_t zones = 0, workers = 0;

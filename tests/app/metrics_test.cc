@@ -203,7 +203,8 @@ class PharosdMetrics : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_.write("t.zone", "$ORIGIN t.example.\n@ 60 IN SOA ns1 host 1 2 3 4 5\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.53\n");
-    dir_.write("tokens.json", R"({ "tokens": [ { "name": "bob", "role": "read", "token": "bob-0123456789abcdef01" } ] })");
+    dir_.write("tokens.json", R"({ "tokens": [ { "name": "bob", "role": "read", "token": "bob-0123456789abcdef01" },
+      { "name": "alice", "role": "operator", "token": "alice-0123456789abcdef" } ] })");
     chmod(dir_.file("tokens.json").c_str(), 0600);
     write_config("");
     write_scenarios();
@@ -404,6 +405,50 @@ TEST_F(PharosdMetrics, ReloadsAreCountedByResult) {
   EXPECT_EQ(m2.get("pharos_reload_last_success"), 0);
   EXPECT_EQ(m2.get("pharos_config_generation"), 2);
   // Still serving.
+  EXPECT_EQ(udp("ns1.t.example", 1).rcode, 0);
+}
+
+TEST_F(PharosdMetrics, ConfigChangesAreCountedByResult) {
+  ASSERT_TRUE(start());
+  const auto change = [&](const std::string& method, const std::string& path, const std::string& body,
+                          const std::string& token = "alice-0123456789abcdef") {
+    HttpOptions o;
+    o.method = method;
+    o.path = path;
+    o.body = body;
+    o.token = token;
+    return http(api_port_, o).status;
+  };
+  const auto counts = [](const Exposition& e) {
+    return std::vector<std::optional<double>>{e.get("pharos_config_changes_total", {{"result", "applied"}}),
+                                              e.get("pharos_config_changes_total", {{"result", "rejected"}}),
+                                              e.get("pharos_config_changes_total", {{"result", "conflict"}})};
+  };
+  using Counts = std::vector<std::optional<double>>;
+  const Exposition m0 = scrape();
+  EXPECT_EQ(counts(m0), (Counts{0, 0, 0}));
+  EXPECT_EQ(m0.get("pharos_config_change_last_timestamp_seconds"), std::nullopt);  // none yet
+
+  ASSERT_EQ(change("PUT", "/v1/config/checks/flag", R"({ "value": { "type": "file", "path": "flag.state" } })"), 200);
+  const Exposition m1 = scrape_until([&](const Exposition& e) { return counts(e) == Counts{1, 0, 0}; });
+  EXPECT_EQ(counts(m1), (Counts{1, 0, 0}));
+  EXPECT_EQ(m1.get("pharos_config_generation"), 2);
+  EXPECT_GT(*m1.get("pharos_config_change_last_timestamp_seconds"), 1.6e9);
+
+  // Refused: malformed JSON, files that would not load, an unknown ID; conflicts: a stale
+  // generation, an insert of an existing ID. A role too low is not a change request: not counted.
+  EXPECT_EQ(change("PUT", "/v1/config/checks/flag", R"({ "value": )"), 400);
+  EXPECT_EQ(change("PUT", "/v1/config/checks/bad", R"({ "value": { "type": "file" } })"), 422);
+  EXPECT_EQ(change("DELETE", "/v1/config/checks/nope", ""), 404);
+  EXPECT_EQ(change("PUT", "/v1/config/checks/flag?if_generation=1", R"({ "value": { "type": "file", "path": "x" } })"), 409);
+  EXPECT_EQ(change("POST", "/v1/config/changes",
+                   R"({ "op": "insert", "kind": "check", "id": "flag", "value": { "type": "file", "path": "x" } })"),
+            409);
+  EXPECT_EQ(change("DELETE", "/v1/config/checks/flag", "", "bob-0123456789abcdef01"), 403);
+  const Exposition m2 = scrape_until([&](const Exposition& e) { return counts(e) == Counts{1, 3, 2}; });
+  EXPECT_EQ(counts(m2), (Counts{1, 3, 2}));
+  EXPECT_EQ(m2.get("pharos_config_generation"), 2);
+  EXPECT_EQ(m2.get("pharos_config_change_last_timestamp_seconds"), m1.get("pharos_config_change_last_timestamp_seconds"));
   EXPECT_EQ(udp("ns1.t.example", 1).rcode, 0);
 }
 

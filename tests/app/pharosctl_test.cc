@@ -73,12 +73,21 @@ constexpr const char* kStatus =
     R"("last_reload":{"at":"2026-11-23T09:00:00Z","ok":true,"error":null}})";
 constexpr const char* kChecks =
     R"({"checks":[{"id":"web1","state":"up","measured":"up","forced":null,"since":"2026-11-23T08:00:00Z",)"
-    R"("last":{"ok":true,"reason":"HTTP 200","latency_ms":3,"at":"2026-11-23T09:00:01Z"},"counters":{"successes":10,"failures":0}},)"
+    R"("last":{"ok":true,"reason":"HTTP 200","latency_ms":3,"at":"2026-11-23T09:00:01Z"},"counters":{"probes":10,"failures":0,"transitions":1}},)"
     R"({"id":"auto|dc2|access","state":"down","forced":"down"}]})";
 constexpr const char* kRecords =
     R"({"records":[{"name":"www.example.com.","type":"A","ttl":30,"rto_s":0,"regions":[)"
     R"({"region":"-","source":"chain","entry":0,"dc":"dc1","rdata":["192.0.2.10","192.0.2.11"],"since":"t0","reason":"dc1 ok"},)"
     R"({"region":"eu","source":"chain","entry":1,"dc":"dc2","rdata":["198.51.100.10"],"since":"t1","reason":"dc1 down"}]}]})";
+
+constexpr const char* kMetrics =
+    "# HELP pharos_dc_status A data center's status.\n# TYPE pharos_dc_status gauge\n"
+    "pharos_dc_status{dc=\"dc1\",status=\"ok\"} 1\n"
+    "pharos_dc_status{dc=\"a \\\"quoted\\\" dc\\\\x\\nz\",status=\"ok\"} 0\n"
+    "# HELP pharos_pipeline_latency_seconds Latency.\n# TYPE pharos_pipeline_latency_seconds histogram\n"
+    "pharos_pipeline_latency_seconds_bucket{le=\"+Inf\"} 3\n"
+    "pharos_pipeline_latency_seconds_sum 0.25\n"
+    "pharos_watchdog_age_seconds 0\n";
 
 class PharosctlTest : public ::testing::Test {
  protected:
@@ -106,6 +115,10 @@ class PharosctlTest : public ::testing::Test {
       s.route("DELETE", pattern, Role::kOperator, [this](const ApiRequest& r) { return record(r); });
     }
     s.route("POST", "/v1/config/changes", Role::kOperator, [this](const ApiRequest& r) { return record(r); });
+    s.route("GET", "/v1/config/generation", Role::kRead, fixed(R"({"config_generation":3})"));
+    s.route("GET", "/metrics", Role::kNone, [](const ApiRequest&) {
+      return ApiResponse{200, kMetrics, "text/plain; version=0.0.4; charset=utf-8", {}};
+    });
     s.route("POST", "/v1/reload", Role::kOperator, [](const ApiRequest&) {
       return api_json(200, R"({"ok":true,"config_generation":4})");
     });
@@ -150,6 +163,29 @@ TEST_F(PharosctlTest, JsonPrintsTheServersAnswerAsIs) {
   EXPECT_EQ(r.out, std::string(kStatus) + "\n");
   // Global options may follow the command too.
   EXPECT_EQ(run({"status", "--json"}).out, std::string(kStatus) + "\n");
+}
+
+TEST_F(PharosctlTest, ConfigGenerationAndMetrics) {
+  CtlResult r = run({"config", "generation"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "config_generation: 3\n");
+  // As served; with names, only the samples whose names start with one of them.
+  r = run({"metrics"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, kMetrics);
+  r = run({"metrics", "pharos_dc_", "pharos_watchdog"});
+  EXPECT_EQ(r.out, "pharos_dc_status{dc=\"dc1\",status=\"ok\"} 1\n"
+                   "pharos_dc_status{dc=\"a \\\"quoted\\\" dc\\\\x\\nz\",status=\"ok\"} 0\n"
+                   "pharos_watchdog_age_seconds 0\n");
+  // --json: label values unescaped, numbers as numbers, +Inf as a string.
+  r = run({"--json", "metrics", "pharos_dc_status", "pharos_pipeline"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"samples":[{"name":"pharos_dc_status","labels":{"dc":"dc1","status":"ok"},"value":1},)"
+                   R"({"name":"pharos_dc_status","labels":{"dc":"a \"quoted\" dc\\x\nz","status":"ok"},"value":0},)"
+                   R"({"name":"pharos_pipeline_latency_seconds_bucket","labels":{"le":"+Inf"},"value":3},)"
+                   R"({"name":"pharos_pipeline_latency_seconds_sum","labels":{},"value":0.25}]})"
+                   "\n");
+  EXPECT_EQ(run({"metrics", "nothing_like_it"}).out, "");
 }
 
 TEST_F(PharosctlTest, ChecksTableIsAlignedAndToleratesMissingFields) {

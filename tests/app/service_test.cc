@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -133,6 +134,36 @@ TEST(ServiceNotify, ReadyReloadWatchdogAndStop) {
 
   p.signal(SIGTERM);
   ASSERT_TRUE(notify.wait_for("STOPPING=1")) << p.log();
+  EXPECT_EQ(p.wait_exit(10'000), 0) << p.log();
+}
+
+// A config change through the API is no reload (no RELOADING=1), but systemctl status tells of it.
+TEST(ServiceNotify, AConfigChangeShowsInTheStatusLine) {
+  TempDir d;
+  d.write("t.zone", zone_text("192.0.2.1"));
+  d.write("gtm.json", R"({ "checks": { "flag": { "type": "file", "path": "flag.state" } } })");
+  d.write("tokens.json", R"({ "tokens": [ { "name": "alice", "role": "operator", "token": "alice-0123456789abcdef" } ] })");
+  chmod(d.file("tokens.json").c_str(), 0600);
+  d.write("alice", "alice-0123456789abcdef");
+  d.write("check.json", R"({ "type": "file", "path": "other.state" })");
+  d.write("p.json", config_text("127.0.0.1:0", R"(, "scenarios": [ "gtm.json" ],
+      "control": { "listen": "127.0.0.1:0", "tokens": "tokens.json" })"));
+  NotifySocket notify(d.file("notify"));
+  Daemon p{d.file("p.json"), {notify.env()}};
+  ASSERT_TRUE(notify.wait_for("READY=1")) << p.log();
+  std::smatch port;
+  const std::string log = p.log();
+  ASSERT_TRUE(std::regex_search(log, port, std::regex("control API ready.* port=([0-9]+)"))) << log;
+
+  const std::string ctl = std::string(PHAROSCTL_PATH) + " --server 127.0.0.1:" + port[1].str() + " --token-file " +
+                          d.file("alice") + " config set check flag --file " + d.file("check.json") + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(ctl.c_str()), 0) << p.log();
+  auto changed = notify.wait_for("config changed");
+  ASSERT_TRUE(changed) << p.log();
+  EXPECT_EQ(*changed, "STATUS=serving; config changed by alice (update check flag), config generation 2");
+  for (const auto& m : notify.seen()) EXPECT_EQ(m.find("RELOADING=1"), std::string::npos) << m;
+  EXPECT_EQ(www(p.udp_port(), 1), std::set<std::string>{"192.0.2.1"});
+  p.signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10'000), 0) << p.log();
 }
 

@@ -57,6 +57,7 @@ StatusView one_of_each(const std::string& name) {
   v.records.push_back(r);
   v.events.push_back({kNow - minutes(1), name, name, name, name, name, name, name});
   v.timelines.push_back({name, {{kNow - hours(1), DcStatus::kOk, name}}});
+  v.last_change = ConfigChangeNote{kNow - minutes(5), name, 7, name};
   return v;
 }
 
@@ -67,8 +68,8 @@ TEST(StatusPage, EscapesHostileNamesEverywhere) {
   EXPECT_EQ(page.find("alert(\"x\")"), std::string::npos);
   const std::string escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
   // DC (name, reason, by, note), check (id, reason, last), record (name, chain, region, dc, rdata,
-  // reason), event (8 fields), the timeline (label, title, band title).
-  EXPECT_GE(count(page, escaped), 20u) << page;
+  // reason), event (8 fields), the timeline (label, title, band title), the last config change (by, summary).
+  EXPECT_GE(count(page, escaped), 22u) << page;
 }
 
 TEST(StatusPage, HtmlEscapeReplacesBrokenUtf8AndDropsControlCharacters) {
@@ -196,6 +197,18 @@ TEST(StatusPage, AFailedReloadIsShownWithItsError) {
   EXPECT_NE(page.find("id=\"reload-error\""), std::string::npos);
   EXPECT_NE(page.find("gtm.json: /datacenters/dc1: must be an object"), std::string::npos);
   EXPECT_NE(page.find(">failed</span>"), std::string::npos);
+}
+
+TEST(StatusPage, ShowsTheLastConfigChangeWithWhoWhatAndGeneration) {
+  StatusView v;
+  v.config_generation = 9;
+  EXPECT_NE(render_status_page(v, kNow).find("last config change <b>none</b>"), std::string::npos);
+  v.last_change = ConfigChangeNote{kNow - minutes(5), "alice", 9, "insert datacenter dc4 and 1 more"};
+  const std::string page = render_status_page(v, kNow);
+  EXPECT_NE(page.find("last config change <b><time datetime=\"2026-11-23T14:25:00.000Z\""), std::string::npos) << page;
+  EXPECT_NE(page.find("5m 0s ago</span> by alice <span class=\"mono\">(insert datacenter dc4 and 1 more, generation 9)"),
+            std::string::npos)
+      << page;
 }
 
 TEST(StatusPage, LongTablesAreCutWithACount) {
