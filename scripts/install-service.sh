@@ -53,13 +53,14 @@ install -m 0755 "$build/app/pharosctl" "$destdir/usr/local/bin/pharosctl"
 install -m 0644 docs/operations.md "$destdir/usr/local/share/doc/pharos/operations.md"
 
 # 3. Configuration: root's, readable by the group pharos (pharosd re-reads it as pharos on SIGHUP).
-install -d -m 0750 "$etc" "$etc/zones"
+# The scenario files are pharos's own: config changes through the control API write them back.
+install -d -m 0750 "$etc" "$etc/zones" "$etc/scenarios"
 if [ -e "$etc/pharos.json" ]; then
   say "$etc/pharos.json exists: left as it is"
 else
   install -m 0640 dist/pharos.json "$etc/pharos.json"
   install -m 0640 zones/example.com.zone "$etc/zones/example.com.zone"
-  install -m 0640 zones/gtm.json "$etc/gtm.json"
+  install -m 0640 zones/gtm.json "$etc/scenarios/gtm.json"
   # No token ships: the operator makes them (docs/api.md). Until then the API has none.
   printf '{ "tokens": [] }\n' > "$etc/tokens.json"
   chmod 0640 "$etc/tokens.json"
@@ -67,6 +68,7 @@ else
 fi
 if [ -z "$destdir" ]; then
   chown -R root:pharos "$etc"
+  chown -R pharos:pharos "$etc/scenarios"
 fi
 
 # 4. State directory, owned by pharos (the unit lets pharosd write nowhere else).

@@ -2,7 +2,8 @@
 // real AF_UNIX socket (READY after serving, RELOADING/READY around reloads good and bad, watchdog
 // pings, STOPPING), the switch to an unprivileged user after binding a port below 1024 (as root),
 // the graceful stop that answers every pipelined TCP query already sent, the journald log prefix
-// and escaping, the new config keys, and the unit file checked by systemd-analyze. Every wait is
+// and escaping, the new config keys, config changes through the API as the user (STATUS line,
+// which files the user may write), and the unit file checked by systemd-analyze. Every wait is
 // bounded.
 #include <arpa/inet.h>
 #include <grp.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -25,6 +27,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "app/config.h"
@@ -335,6 +338,62 @@ TEST(ServicePrivileges, StateDirNotWritableByUserStopsStartup) {
 }
 
 // Needs no root: the name is checked when the configuration is read.
+// The installed layout: config changes through the API, made after the switch to the user, write
+// the scenario files the user owns; one the user cannot write is refused whole (500, the file and
+// the system error), and nothing changes.
+TEST(ServicePrivileges, ConfigChangesWriteOnlyTheScenarioFilesTheUserOwns) {
+  REQUIRE_ROOT();
+  auto nobody = account("nobody");
+  ASSERT_TRUE(nobody) << "no user nobody";
+  TempDir d;
+  chmod(d.file("").c_str(), 0755);
+  ASSERT_EQ(mkdir(d.file("scenarios").c_str(), 0750), 0);
+  d.write("t.zone", zone_text("192.0.2.1"));
+  d.write("scenarios/gtm.json", R"({ "checks": { "flag": { "type": "file", "path": "flag.state" } } })");
+  d.write("root.json", R"({ "checks": { "rootflag": { "type": "file", "path": "root.state" } } })");
+  chmod(d.file("root.json").c_str(), 0644);
+  ASSERT_EQ(chown(d.file("scenarios").c_str(), nobody->uid, nobody->gid), 0);
+  ASSERT_EQ(chown(d.file("scenarios/gtm.json").c_str(), nobody->uid, nobody->gid), 0);
+  d.write("tokens.json", R"({ "tokens": [ { "name": "alice", "role": "operator", "token": "alice-0123456789abcdef" } ] })");
+  chmod(d.file("tokens.json").c_str(), 0600);
+  d.write("alice", "alice-0123456789abcdef");
+  d.write("c.json", R"({ "type": "file", "path": "c.state" })");
+  d.write("p.json", config_text("127.0.0.1:0", R"(, "user": "nobody", "scenarios": [ "scenarios/gtm.json", "root.json" ],
+      "control": { "listen": "127.0.0.1:0", "tokens": "tokens.json" })"));
+  Daemon p{d.file("p.json")};
+  ASSERT_TRUE(p.wait_for("msg=\"privileges dropped\"")) << p.log();
+  std::smatch port;
+  const std::string log = p.log();
+  ASSERT_TRUE(std::regex_search(log, port, std::regex("control API ready.* port=([0-9]+)"))) << log;
+  const auto ctl = [&](const std::string& args) {
+    const std::string cmd = std::string(PHAROSCTL_PATH) + " --server 127.0.0.1:" + port[1].str() + " --token-file " +
+                            d.file("alice") + " " + args + " > " + d.file("ctl.out") + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(d.file("ctl.out"))};
+  };
+
+  auto [code, out] = ctl("config set check c2 --file " + d.file("c.json"));  // into the first file
+  ASSERT_EQ(code, 0) << out << p.log();
+  struct stat st {};
+  ASSERT_EQ(stat(d.file("scenarios/gtm.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody->uid);
+  EXPECT_NE(read_file(d.file("scenarios/gtm.json")).find("\"c2\""), std::string::npos);
+
+  const std::string root_json = read_file(d.file("root.json"));
+  std::tie(code, out) = ctl("config set check rootflag --file " + d.file("c.json"));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("500 Internal Server Error: " + d.file("root.json") + ": cannot create a temporary file beside"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  EXPECT_EQ(read_file(d.file("root.json")), root_json);
+  std::tie(code, out) = ctl("config generation");
+  EXPECT_EQ(out, "config_generation: 2\n");
+  EXPECT_EQ(www(p.udp_port(), 1), std::set<std::string>{"192.0.2.1"});
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10'000), 0) << p.log();
+}
+
 TEST(ServicePrivileges, UnknownUserFailsCheckAndStart) {
   TempDir d;
   d.write("t.zone", zone_text("192.0.2.1"));
@@ -705,7 +764,7 @@ TEST(ServiceInstall, StagesEveryFileAndTheExampleConfigurationChecks) {
     EXPECT_EQ(access((root + f).c_str(), X_OK), 0) << f;
   }
   for (const char* f : {"/etc/systemd/system/pharosd.service", "/etc/sysusers.d/pharos.conf", "/etc/tmpfiles.d/pharos.conf",
-                        "/etc/pharos/pharos.json", "/etc/pharos/tokens.json", "/etc/pharos/gtm.json",
+                        "/etc/pharos/pharos.json", "/etc/pharos/tokens.json", "/etc/pharos/scenarios/gtm.json",
                         "/etc/pharos/zones/example.com.zone", "/usr/local/share/doc/pharos/operations.md"}) {
     EXPECT_TRUE(fs::is_regular_file(root + f)) << f;
   }
