@@ -45,9 +45,9 @@ class FakeProber : public Prober {
         [](uv_timer_t* t) {
           auto* self = static_cast<FakeProber*>(t->data);
           --self->script_.in_flight;
-          auto done = std::move(self->done_);
+          auto finish = std::move(self->done_);
           self->done_ = nullptr;
-          done(ProbeResult{self->script_.up, self->script_.up ? "" : "scripted failure", {}});
+          finish(ProbeResult{self->script_.up, self->script_.up ? "" : "scripted failure", {}});
         },
         script_.delay_ms, 0);
   }

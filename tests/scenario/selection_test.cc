@@ -112,9 +112,12 @@ TEST(Select, ChainDrFallbackPolicyInOrder) {
     const Selection s = pick(rc, c.health, m, kT0, c.dr_cond);
     EXPECT_EQ(s.source, c.want) << c.health << " " << s.reason;
     EXPECT_EQ(s.entry, c.entry) << c.health;
-    if (c.want == Source::kDr) EXPECT_EQ(s.rdata, &rc.dr->rdata);
-    if (c.want == Source::kNoData || c.want == Source::kServFail || c.want == Source::kRefused)
+    if (c.want == Source::kDr) {
+      EXPECT_EQ(s.rdata, &rc.dr->rdata);
+    }
+    if (c.want == Source::kNoData || c.want == Source::kServFail || c.want == Source::kRefused) {
       EXPECT_EQ(s.rdata, nullptr);
+    }
   }
 }
 
