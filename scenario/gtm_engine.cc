@@ -37,7 +37,6 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   // Selection memory follows a record across reloads while its name, type and chain DCs stay
   // (and the number of regions does).
   std::unordered_map<std::string, std::size_t> previous;
-  std::vector<RegionState> old_state = std::move(state_);
   const std::size_t old_regions = regions_;
   if (old_regions == new_regions) {
     previous.reserve(gtm_.records.size());
@@ -169,32 +168,29 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
     if (auto it = old_dcs.find(dc_names_[d]); it != old_dcs.end()) std::tie(dc_ok_[d], dc_known_[d]) = it->second;
   scenario_touched_.assign(scenario_names_.size(), 0);
 
-  state_.assign(n * regions_, RegionState{});
+  // Each slot's state, by slot: carried over from the previous configuration, then restored.
+  std::vector<RegionState> state(n * regions_);
   for (std::size_t i = 0; i < n; ++i) {
     if (previous.empty()) break;
     auto it = previous.find(memory_id(keys_[i], gtm_.records[i].chain));
     if (it == previous.end()) continue;
     for (std::size_t reg = 0; reg < regions_; ++reg)
-      state_[i * regions_ + reg] = std::move(old_state[it->second * old_regions + reg]);
+      state[i * regions_ + reg] = units_[slot_unit_[it->second * old_regions + reg]].state;
   }
-  old_state = {};
   previous = {};
-
-  choices_.assign(n * regions_, 0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t reg = 0; reg < regions_; ++reg) {
-      const RegionState& st = state_[i * regions_ + decided_region(i, reg)];
-      if (st.selected) choices_[i * regions_ + reg] = choice_of(gtm_.records[i], st.decision);
-    }
+  units_.clear();
+  slot_unit_.clear();
   if (saved_) {
-    apply_saved(*saved_);
+    apply_saved(*saved_, state);
     saved_.reset();
   }
+  build_units(std::move(state));
   dirty_.assign((n + 63) / 64, 0);
   dirty_count_ = 0;
   refresh_inputs(health, nullptr);
   const SystemTime now = wall_();
   moved_.clear();
+  ++round_;
   for (std::size_t i = 0; i < n; ++i) select_record(i, now);
   report("configuration", now);
   auto out = std::make_unique<dns::DynamicChoices>(n, regions_);
@@ -297,12 +293,17 @@ std::uint32_t GtmEngine::choice_of(const GtmRecord& r, const Decision& d) const 
 
 Selection GtmEngine::selection(std::size_t record, std::size_t region) const {
   const std::size_t decided = decided_region(record, region);
-  const RegionState& st = state_[record * regions_ + decided];
+  const RegionState& st = state(record, region);
   return selection_of(gtm_.records[record], st.decision, order(record, decided), st.memory);
 }
 
-bool GtmEngine::select_record(std::size_t i, SystemTime now) {
-  ++record_selections_;
+void GtmEngine::decide_unit(Unit& u, SystemTime now) {
+  u.round = round_;
+  u.moved = false;
+  u.audit = false;
+  u.from = u.state.decision;
+  const Shape& shape = shapes_[u.shape];
+  const std::size_t i = shape.record;
   const GtmRecord& r = gtm_.records[i];
   const RecordInfo& info = info_[i];
   healthy_.assign(info.size, false);
@@ -312,48 +313,60 @@ bool GtmEngine::select_record(std::size_t i, SystemTime now) {
     known_[e] = entry_known(i, e);
   }
   const bool dr_cond = info.dr_cond >= 0 && scenario_value_[static_cast<std::size_t>(info.dr_cond)] != 0;
+  RegionState& st = u.state;
+  const std::vector<int>& o = order(i, shape.region);
+  // Stuck-state protection: never move past an entry that has had no result yet. Before the
+  // first selection answer the first entry not known to be down (as if the unknown were up);
+  // afterwards keep the current answer until that entry reports.
+  int waiting_for = -1;
+  for (int idx : o) {
+    if (!known_[static_cast<std::size_t>(idx)]) {
+      waiting_for = idx;
+      break;
+    }
+    if (healthy_[static_cast<std::size_t>(idx)]) break;
+  }
+  Decision d;
+  const bool restored_only = st.selected && st.decision.why == Why::kNone;  // saved state, not yet chosen here
+  if (waiting_for >= 0 && st.selected && !restored_only) {
+    return;  // keep the current answer
+  } else if (waiting_for >= 0 && restored_only && st.memory.serving >= 0) {
+    // Restored state: keep the entry that was serving before the restart.
+    d = Decision{Source::kChain, Why::kRestoredWaiting, st.memory.serving, waiting_for};
+  } else if (waiting_for >= 0) {
+    d = Decision{Source::kChain, Why::kWaiting, waiting_for, waiting_for};
+  } else {
+    d = decide(r, o, healthy_, dr_cond, st.memory, now, &known_);
+    st.selected = true;
+  }
+  const std::uint32_t choice = choice_of(r, d);
+  const bool first_time = st.since == SystemTime{};
+  if (choice != u.choice || first_time) {
+    u.moved = true;
+    u.audit = !first_time && audit_;
+    u.choice = choice;
+    st.since = now;
+  }
+  st.decision = d;
+}
+
+bool GtmEngine::select_record(std::size_t i, SystemTime now) {
+  ++record_selections_;
   bool changed = false;
-  // Without a geo order every region answers alike: decide once, in region 0, and share it.
-  const std::size_t decided = info.geo ? regions_ : 1;
+  // Without a geo order every region answers alike: decided once, in region 0, and shared.
+  const bool geo = info_[i].geo;
+  const std::size_t decided = geo ? regions_ : 1;
   std::uint32_t* slots = &choices_[i * regions_];
   for (std::size_t reg = 0; reg < decided; ++reg) {
-    RegionState& st = state_[i * regions_ + reg];
-    const std::vector<int>& o = order(i, reg);
-    // Stuck-state protection: never move past an entry that has had no result yet. Before the
-    // first selection answer the first entry not known to be down (as if the unknown were up);
-    // afterwards keep the current answer until that entry reports.
-    int waiting_for = -1;
-    for (int idx : o) {
-      if (!known_[static_cast<std::size_t>(idx)]) {
-        waiting_for = idx;
-        break;
-      }
-      if (healthy_[static_cast<std::size_t>(idx)]) break;
-    }
-    Decision d;
-    const bool restored_only = st.selected && st.decision.why == Why::kNone;  // saved state, not yet chosen here
-    if (waiting_for >= 0 && st.selected && !restored_only) {
-      continue;  // keep the current answer
-    } else if (waiting_for >= 0 && restored_only && st.memory.serving >= 0) {
-      // Restored state: keep the entry that was serving before the restart.
-      d = Decision{Source::kChain, Why::kRestoredWaiting, st.memory.serving, waiting_for};
-    } else if (waiting_for >= 0) {
-      d = Decision{Source::kChain, Why::kWaiting, waiting_for, waiting_for};
-    } else {
-      d = decide(r, o, healthy_, dr_cond, st.memory, now, &known_);
-      st.selected = true;
-    }
-    const std::uint32_t choice = choice_of(r, d);
-    const bool first_time = st.since == SystemTime{};
-    if (choice != slots[reg] || first_time) {
-      if (!first_time && audit_) moved_.push_back(Moved{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(reg), st.decision});
-      changed = true;
-      slots[reg] = choice;
-      st.since = now;
-    }
-    st.decision = d;
+    Unit& u = unit(i, reg);
+    if (u.round != round_) decide_unit(u, now);
+    if (!u.moved) continue;
+    changed = true;
+    slots[reg] = u.choice;
+    if (u.audit) moved_.push_back(Moved{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(reg)});
   }
-  for (std::size_t reg = decided; reg < regions_; ++reg) slots[reg] = slots[0];
+  if (changed && !geo)
+    for (std::size_t reg = 1; reg < regions_; ++reg) slots[reg] = slots[0];
   return changed;
 }
 
@@ -385,6 +398,7 @@ void GtmEngine::flush(const std::string& cause) {
   const SystemTime now = wall_();
   bool changed = false;
   moved_.clear();
+  ++round_;
   // The dirty records in record order, one bitmap word at a time.
   for (std::size_t w = 0; w < dirty_.size(); ++w) {
     std::uint64_t word = dirty_[w];
@@ -435,18 +449,19 @@ std::string_view GtmEngine::label(const GtmRecord& r, const Decision& d) {
   return it->second;
 }
 
-std::string_view GtmEngine::reason(std::size_t record, std::size_t region) {
-  const std::size_t decided = decided_region(record, region);
-  const RegionState& st = state_[record * regions_ + decided];
+std::string_view GtmEngine::reason(const Unit& u) {
+  const Shape& shape = shapes_[u.shape];
+  const RegionState& st = u.state;
   const Decision& d = st.decision;
-  const GtmRecord& r = gtm_.records[record];
+  const GtmRecord& r = gtm_.records[shape.record];
+  const std::vector<int>& o = order(shape.record, shape.region);
   LabelKind kind = kEntry;
   bool cacheable = false;
   if ((d.why == Why::kFirstHealthy || d.why == Why::kServing) && d.entry >= 0 &&
       static_cast<std::size_t>(d.entry) < r.chain.size()) {
     // Cached unless a held entry ahead of it is named too.
     cacheable = true;
-    for (int i : order(record, decided)) {
+    for (int i : o) {
       if (i == d.entry) break;
       if (static_cast<std::size_t>(i) < st.memory.entries.size() && st.memory.entries[static_cast<std::size_t>(i)].held) {
         cacheable = false;
@@ -459,15 +474,15 @@ std::string_view GtmEngine::reason(std::size_t record, std::size_t region) {
     cacheable = true;
     kind = kFailOpenServes;
   }
-  if (!cacheable) return texts_.emplace_back(selection(record, region).reason);
-  const std::int32_t dc = entries_[info_[record].entries + static_cast<std::size_t>(d.entry)].dc;
+  if (!cacheable) return texts_.emplace_back(selection_of(r, d, o, st.memory).reason);
+  const std::int32_t dc = entries_[info_[shape.record].entries + static_cast<std::size_t>(d.entry)].dc;
   auto [it, added] = labels_.try_emplace(label_key(kind, dc, d.entry));
-  if (added) it->second = selection(record, region).reason;
+  if (added) it->second = selection_of(r, d, o, st.memory).reason;
   return it->second;
 }
 
 void GtmEngine::report(const std::string& cause, SystemTime now) {
-  constexpr std::size_t kKeepChanges = 16384;
+  constexpr std::size_t kKeepChanges = 65536;
   if (moved_.empty() || !audit_) {
     moved_.clear();
     if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
@@ -475,17 +490,25 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
   }
   std::vector<AnswerChange>& out = report_;  // reused: no allocation (and no fresh pages) per round
   out.clear();
+  out.reserve(moved_.size());
   for (const Moved& m : moved_) {
-    const GtmRecord& r = gtm_.records[m.record];
-    const RegionState& st = state_[m.record * regions_ + m.region];
-    out.push_back(AnswerChange{keys_[m.record], region_names_[m.region], label(r, m.from), label(r, st.decision),
-                               reason(m.record, m.region), cause, now});
+    // The texts are the unit's: built once per round for every slot that shares it.
+    Unit& u = unit(m.record, m.region);
+    if (u.texts_round != round_) {
+      const GtmRecord& r = gtm_.records[shapes_[u.shape].record];
+      u.from_text = label(r, u.from);
+      u.to_text = label(r, u.state.decision);
+      u.reason_text = reason(u);
+      u.texts_round = round_;
+    }
+    out.push_back(AnswerChange{keys_[m.record], region_names_[m.region], u.from_text, u.to_text, u.reason_text, cause, now});
   }
   moved_.clear();
   audit_(out);
   out.clear();
   texts_.clear();
-  // Kept for the next round up to ~16,000 changes (2 MB); a bigger burst (a reload or a verdict
+  // Kept for the next round up to 65,536 changes (7 MB), so that a verdict moving 10,000 records
+  // in 3 regions does not fault in fresh pages every time; a bigger burst (a reload or a verdict
   // moving 100,000 records) gives its memory back.
   if (report_.capacity() > kKeepChanges) std::vector<AnswerChange>().swap(report_);
   if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
@@ -503,13 +526,27 @@ bool GtmEngine::resume(const std::string& key, const std::string& dc) {
   const auto i = record_index(key);
   if (!i) return false;
   const GtmRecord& r = gtm_.records[*i];
+  auto held = [&](const SelectionMemory& m) {
+    for (std::size_t e = 0; e < r.chain.size() && e < m.entries.size(); ++e)
+      if (r.chain[e].dc == dc && m.entries[e].held) return true;
+    return false;
+  };
   bool any = false;
-  for (std::size_t reg = 0; reg < regions_; ++reg)
-    for (std::size_t e = 0; e < r.chain.size(); ++e)
-      if (r.chain[e].dc == dc) any = scenario::resume(state_[*i * regions_ + reg].memory, static_cast<int>(e)) || any;
+  for (std::size_t reg = 0; reg < regions_ && !any; ++reg) any = held(unit(*i, reg).state.memory);
   if (any) {
+    // Only this record resumes: it leaves the units it shares with other records first.
+    detach(*i);
+    std::vector<std::uint32_t> done;  // a unit several regions of this record share resumes once
+    for (std::size_t reg = 0; reg < regions_; ++reg) {
+      const std::uint32_t id = slot_unit_[*i * regions_ + reg];
+      if (std::find(done.begin(), done.end(), id) != done.end()) continue;
+      done.push_back(id);
+      for (std::size_t e = 0; e < r.chain.size(); ++e)
+        if (r.chain[e].dc == dc) scenario::resume(units_[id].state.memory, static_cast<int>(e));
+    }
     const SystemTime now = wall_();
     moved_.clear();
+    ++round_;
     if (select_record(*i, now)) publish();
     report("resumed by an operator", now);
   }
@@ -542,7 +579,7 @@ SavedGtm GtmEngine::save() const {
   for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     SavedRecord r;
     for (std::size_t reg = 0; reg < regions_; ++reg) {
-      const RegionState& st = state_[i * regions_ + reg];
+      const RegionState& st = unit(i, reg).state;
       if (st.selected) r.regions.push_back(SavedRegion{region_names_[reg], st.memory});
     }
     if (r.regions.empty()) continue;
@@ -553,7 +590,7 @@ SavedGtm GtmEngine::save() const {
   return out;
 }
 
-void GtmEngine::apply_saved(const SavedGtm& saved) {
+void GtmEngine::apply_saved(const SavedGtm& saved, std::vector<RegionState>& state) {
   std::unordered_map<std::string, std::int32_t> scenario_ids;
   for (std::size_t s = 0; s < scenario_names_.size(); ++s) scenario_ids.emplace(scenario_names_[s], static_cast<std::int32_t>(s));
   for (const auto& s : saved.scenarios) {
@@ -586,7 +623,7 @@ void GtmEngine::apply_saved(const SavedGtm& saved) {
     auto found = by_id.find(memory_id(keys_[i], r.chain));
     if (found == by_id.end()) continue;
     bool selected = false;
-    for (std::size_t reg = 0; reg < regions_; ++reg) selected = selected || state_[i * regions_ + reg].selected;
+    for (std::size_t reg = 0; reg < regions_; ++reg) selected = selected || state[i * regions_ + reg].selected;
     if (selected) continue;
     bool any = false;
     for (const SavedRegion& sr : found->second->regions) {
@@ -596,7 +633,7 @@ void GtmEngine::apply_saved(const SavedGtm& saved) {
       auto reg = std::find(region_names_.begin(), region_names_.end(), sr.region);
       if (reg == region_names_.end()) continue;
       const auto index = static_cast<std::size_t>(reg - region_names_.begin());
-      RegionState& st = state_[i * regions_ + index];
+      RegionState& st = state[i * regions_ + index];
       st.memory = m;
       st.selected = true;
       any = true;
@@ -612,7 +649,7 @@ std::vector<GtmEngine::RecordView> GtmEngine::view() const {
     RecordView v;
     v.record = &gtm_.records[i];
     for (std::size_t reg = 0; reg < regions_; ++reg)
-      v.regions.push_back(RegionView{region_names_[reg], selection(i, reg), state_[i * regions_ + decided_region(i, reg)].since});
+      v.regions.push_back(RegionView{region_names_[reg], selection(i, reg), state(i, reg).since});
     out.push_back(std::move(v));
   }
   return out;
@@ -630,8 +667,7 @@ std::optional<Explanation> GtmEngine::explain(const std::string& key, std::size_
   if (!i || region >= regions_ || *i >= gtm_.records.size()) return std::nullopt;
   const GtmRecord& r = gtm_.records[*i];
   // Records without a geo order decide once, in region 0, for every region.
-  const std::size_t decided = decided_region(*i, region);
-  const RegionState& st = state_[*i * regions_ + decided];
+  const RegionState& st = state(*i, region);
   Explanation x;
   x.record = key;
   x.region = region_names_[region];

@@ -130,7 +130,7 @@ class GtmEngine {
   // What record `record` answers in `region` now and why, as codes: no text is built, so a
   // periodic read of every record stays cheap. Records without a geo order answer region 0's.
   Decision decision(std::size_t record, std::size_t region) const {
-    return state_[record * regions_ + decided_region(record, region)].decision;
+    return state(record, region).decision;
   }
   const std::string& key(std::size_t record) const { return keys_[record]; }  // GtmRecord::key()
   struct ScenarioView {
@@ -155,6 +155,8 @@ class GtmEngine {
   // re-selects only the records that depend on what changed.
   std::uint64_t record_selections() const { return record_selections_; }
   bool pending() const { return dirty_count_ > 0; }
+  // Distinct selection states (units) now: records of one shape in one state share one.
+  std::size_t units() const { return units_.size(); }
 
   // Closes the debounce timer; run the loop afterwards.
   void stop();
@@ -172,17 +174,38 @@ class GtmEngine {
     std::uint32_t orders = 0;                   // geo: first of its regions_ orders in geo_orders_
     bool geo = false;                           // has a per-region order: decided in every region
   };
-  // Per record and region ([record * regions_ + region]); records without a geo order use region 0.
+  // Per record and region; records without a geo order are decided in region 0 only.
   struct RegionState {
     SelectionMemory memory;
     Decision decision;                          // what it answers now, and why
     SystemTime since{};
     bool selected = false;                      // selected at least once (or restored)
   };
+  // Records that decide alike share one decision. A shape is everything selection reads of a
+  // record in one region: its chain's DCs and scenarios, DR, fail-safe and all-down settings,
+  // onlyNew and staleAfter, and the region's chain order. A unit is the selection state shared
+  // by every (record, region) slot of one shape whose state was equal when the units were built
+  // (at apply()): a verdict that moves 10,000 records of one shape is decided once. A slot
+  // leaves its unit only when its own state must diverge (an operator resume).
+  struct Shape {
+    std::uint32_t record = 0;                   // its first record: stands for all (same DCs, scenarios, flags)
+    std::uint32_t region = 0;                   // ... and region (same order)
+  };
+  struct Unit {
+    std::uint32_t shape = 0;                    // shapes_ index
+    std::uint32_t slots = 0;                    // slots that use it
+    std::uint32_t choice = 0;                   // what its slots answer (a DynamicChoices value)
+    RegionState state;
+    std::uint64_t round = 0;                    // the last round that decided it
+    bool moved = false;                         // in that round: its answer changed
+    bool audit = false;                         // ... and the change is reported (not a first selection)
+    Decision from;                              // its decision before that round
+    std::uint64_t texts_round = 0;              // round of the texts below (report())
+    std::string_view from_text, to_text, reason_text;
+  };
   struct Moved {                                // an answer that moved in the running round
     std::uint32_t record;
-    std::uint32_t region;
-    Decision from;
+    std::uint32_t region;                       // its unit has the decision before and after
   };
 
   void refresh_inputs(const health::HealthState& health, const health::Changes* changes);
@@ -191,16 +214,28 @@ class GtmEngine {
   bool entry_known(std::size_t record, std::size_t entry) const;
   const std::vector<int>& order(std::size_t record, std::size_t region) const;
   std::size_t decided_region(std::size_t record, std::size_t region) const { return info_[record].geo ? region : 0; }
-  // Selects record i in every region; returns true if an answer changed.
+  Unit& unit(std::size_t record, std::size_t region) { return units_[slot_unit_[record * regions_ + region]]; }
+  const Unit& unit(std::size_t record, std::size_t region) const { return units_[slot_unit_[record * regions_ + region]]; }
+  const RegionState& state(std::size_t record, std::size_t region) const {
+    return unit(record, decided_region(record, region)).state;
+  }
+  // Groups the slots' states (by slot, as apply() built them) into shapes and units.
+  void build_units(std::vector<RegionState>&& state);
+  // Decides a unit for the running round (once per round).
+  void decide_unit(Unit& u, SystemTime now);
+  // Gives record i units of its own (copies), so that its state can change alone.
+  void detach(std::size_t record);
+  // Selects record i in every region (its units, if this round has not decided them yet);
+  // returns true if an answer changed.
   bool select_record(std::size_t i, SystemTime now);
   void flush(const std::string& cause);
   void publish();
   void report(const std::string& cause, SystemTime now);  // the audit of moved_, then clears it
   std::string_view label(const GtmRecord& r, const Decision& d);          // describe(), cached
-  std::string_view reason(std::size_t record, std::size_t region);         // selection(...).reason, cached
+  std::string_view reason(const Unit& u);                                  // selection reason text, cached
   std::uint32_t choice_of(const GtmRecord& r, const Decision& d) const;
   Selection selection(std::size_t record, std::size_t region) const;
-  void apply_saved(const SavedGtm& saved);
+  void apply_saved(const SavedGtm& saved, std::vector<RegionState>& state);
 
   uv_loop_t* loop_;
   Publish publish_;
@@ -221,8 +256,11 @@ class GtmEngine {
   std::vector<EntryRef> entries_;                // chain entries of every record, in record order
   std::vector<std::vector<int>> identity_;       // [n]: 0..n-1, the order of records without geo
   std::vector<std::vector<int>> geo_orders_;     // per geo record and region: chain indexes by preference
-  std::vector<RegionState> state_;               // [record * regions_ + region]
+  std::vector<Shape> shapes_;
+  std::vector<Unit> units_;
+  std::vector<std::uint32_t> slot_unit_;         // [record * regions_ + region] -> units_ index
   std::vector<std::uint32_t> choices_;           // [record * regions_ + region]
+  std::uint64_t round_ = 0;                      // selection rounds so far
 
   // Scenarios and DCs by index. Scenarios: those of the config (map order), then any name a
   // record uses that the config lacks (never true).

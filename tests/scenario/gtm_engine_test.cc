@@ -669,5 +669,164 @@ TEST_F(GtmEngineTest, AuditTextsEqualTheSelectionsTexts) {
   EXPECT_EQ(e.view()[0].regions[0].selection.reason, "entry 0 (dc1) is the first healthy entry");
 }
 
+
+// Records of one shape decide once per round; a record an operator resumes gets a state of its own
+// and answers apart from the others from then on.
+TEST_F(GtmEngineTest, RecordsOfOneShapeShareADecisionUntilOneIsResumed) {
+  GtmConfig c;
+  for (const char* name : {"r0.example.com.", "r1.example.com.", "r2.example.com."}) {
+    GtmRecord r = www(BackupBehavior::kOnlyNew);
+    r.name = name;
+    r.stale_after = seconds(300);
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  EXPECT_EQ(e.units(), 1u);
+  set("dc1", false);
+  now_ += seconds(600);
+  set("dc1", true);
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_EQ(last(i), 1u) << i;  // dc1 held everywhere
+
+  audit_.clear();
+  ASSERT_TRUE(e.resume("r1.example.com./A", "dc1"));
+  EXPECT_EQ(e.units(), 2u);
+  EXPECT_EQ(last(0), 1u);
+  EXPECT_EQ(last(1), 0u);
+  EXPECT_EQ(last(2), 1u);
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 1 (dc2)->entry 0 (dc1)"}));
+  EXPECT_EQ(e.explain("r0.example.com./A", 0, health_)->selection.reason,
+            "entry 1 (dc2) is serving; entry 0 (dc1) is held (onlyNew) until an operator resumes it");
+  EXPECT_EQ(e.explain("r1.example.com./A", 0, health_)->selection.reason, "entry 0 (dc1) is the first healthy entry");
+  EXPECT_FALSE(e.resume("r1.example.com./A", "dc1"));  // nothing held any more
+
+  // The server of the held records fails: they take dc1; r1 is there already.
+  audit_.clear();
+  set("dc2", false);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(last(i), 0u) << i;
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 1 (dc2)->entry 0 (dc1)", ":entry 1 (dc2)->entry 0 (dc1)"}));
+  set("dc2", true);
+  audit_.clear();
+  set("dc1", false);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(last(i), 1u) << i;
+  EXPECT_EQ(audit_.size(), 3u);
+}
+
+// One group's verdict moves only that group; the audit lists its records in record order.
+TEST_F(GtmEngineTest, AChangeInOneGroupLeavesTheOtherGroupsIntact) {
+  health::HealthConfig hc = two_dcs();
+  health::CheckSpec user;
+  user.params = health::TcpParams{"127.0.0.1", 1, "", ""};
+  user.thresholds = {1, 1};
+  hc.checks["u1"] = user;
+  hc.checks["u2"] = user;
+  health_.configure(hc, now_);
+  GtmConfig c;
+  c.scenarios["s1"] = ScenarioSpec{"s1", {{Term{"u1", false}}}};
+  c.scenarios["s2"] = ScenarioSpec{"s2", {{Term{"u2", false}}}};
+  for (int i = 0; i < 6; ++i) {
+    GtmRecord r = www();
+    r.name = "r" + std::to_string(i) + ".example.com.";
+    r.chain[0].scenario = i % 2 == 0 ? "s1" : "s2";
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  std::vector<std::string> records;
+  e.on_audit([&](const std::vector<AnswerChange>& round) {
+    for (const auto& ch : round) records.push_back(std::string(ch.record) + " " + std::string(ch.to));
+  });
+  now_ += seconds(1);
+  e.on_health(health_.record("u1", health::ProbeResult{true, "", {}}, now_), health_);
+  now_ += seconds(1);
+  e.on_health(health_.record("u2", health::ProbeResult{true, "", {}}, now_), health_);
+  for (std::size_t i = 0; i < 6; ++i) ASSERT_EQ(last(i), 0u) << i;
+  EXPECT_EQ(e.units(), 2u);
+
+  records.clear();
+  now_ += seconds(1);
+  e.on_health(health_.record("u1", health::ProbeResult{false, "refused", {}}, now_), health_);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(last(i), i % 2 == 0 ? 1u : 0u) << i;
+  EXPECT_EQ(records, (std::vector<std::string>{"r0.example.com./A entry 1 (dc2)", "r2.example.com./A entry 1 (dc2)",
+                                               "r4.example.com./A entry 1 (dc2)"}));
+  records.clear();
+  now_ += seconds(1);
+  e.on_health(health_.record("u2", health::ProbeResult{false, "refused", {}}, now_), health_);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(last(i), 1u) << i;
+  EXPECT_EQ(records.size(), 3u);
+  records.clear();
+  now_ += seconds(1);
+  e.on_health(health_.record("u1", health::ProbeResult{true, "", {}}, now_), health_);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(last(i), i % 2 == 0 ? 0u : 1u) << i;
+  EXPECT_EQ(records.size(), 3u);
+}
+
+// Regions whose order is the same decide together, across records (one decision for the chain's
+// order, one for the reversed order here), and each region's change is still reported apart.
+TEST_F(GtmEngineTest, RegionsWithTheSameOrderShareADecision) {
+  GtmConfig c;
+  for (const char* name : {"g0.example.com.", "g1.example.com."}) {
+    GtmRecord geo = www();
+    geo.name = name;
+    geo.geo["eu"] = {"dc1", "dc2"};
+    geo.geo["us"] = {"dc2", "dc1"};
+    c.records.push_back(geo);
+  }
+  GtmRecord plain = www();
+  plain.name = "plain.example.com.";
+  c.records.push_back(plain);
+  c.regions = {RegionSpec{"eu", {}}, RegionSpec{"us", {}}};
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c, 3);
+  set("dc1", true);
+  set("dc2", true);
+  // The chain's order, the reversed one, and the never-decided regions of the plain record.
+  EXPECT_EQ(e.units(), 3u);
+  audit_.clear();
+  set("dc1", false);
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
+                                              ":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
+                                              ":entry 0 (dc1)->entry 1 (dc2)"}));
+  set("dc1", true);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(last(i, 0), 0u) << i;
+    EXPECT_EQ(last(i, 1), 0u) << i;
+    EXPECT_EQ(last(i, 2), i < 2 ? 1u : 0u) << i;
+  }
+}
+
+// Saved memory differs per record (one was resumed): after a restart each answers from its own.
+TEST_F(GtmEngineTest, RestartRestoresEachRecordsOwnState) {
+  GtmConfig c;
+  for (const char* name : {"r0.example.com.", "r1.example.com."}) {
+    GtmRecord r = www(BackupBehavior::kOnlyNew);
+    r.name = name;
+    r.stale_after = seconds(300);
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  make(c);
+  set("dc1", true);
+  set("dc2", true);
+  set("dc1", false);
+  now_ += seconds(600);
+  set("dc1", true);
+  ASSERT_TRUE(engine_->resume("r1.example.com./A", "dc1"));
+  ASSERT_EQ(last(0), 1u);
+  ASSERT_EQ(last(1), 0u);
+
+  restart(/*with_state=*/true);
+  EXPECT_EQ(engine_->restored_records(), 2u);
+  EXPECT_EQ(engine_->units(), 2u);
+  set("dc1", true);
+  set("dc2", true);
+  EXPECT_EQ(last(0), 1u);  // still held: dc2 keeps serving
+  EXPECT_EQ(last(1), 0u);
+  EXPECT_TRUE(audit_.empty());
+}
 }  // namespace
 }  // namespace pharos::scenario
