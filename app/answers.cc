@@ -1,54 +1,187 @@
 // answers.cc: see answers.h.
 #include "app/answers.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
 #include "app/log.h"
 
 namespace pharos::app {
 
 namespace {
 
-void append_answer_changes(std::string& out, const std::vector<scenario::AnswerChange>& changes) {
+// A round's changes repeat their texts: every record of one engine unit moves from the same
+// answer to the same answer for the same reason, only the record differs. The parts after the
+// record (log line) and after the subject (journal line) are formatted once per distinct
+// combination and copied for each change; the result is the same text as one
+// append_log_line() and one AuditJournal::to_json() per change.
+struct Shared {
+  std::string_view region, from, to, reason, cause;
+  scenario::SystemTime at{};
+  std::string log_tail;      // " region=... from=... to=... reason=...\n"
+  std::string json_head;     // {"at":"...","kind":"answer","subject":
+  std::string json_tail;     // ,"region":"...",...}\n
+  bool same(const scenario::AnswerChange& c) const {
+    return c.at == at && c.region == region && c.from == from && c.to == to && c.reason == reason && c.cause == cause;
+  }
+};
+
+AuditEntry audit_entry(const scenario::AnswerChange& c) {
+  return AuditEntry{c.at, "answer", std::string(c.record), std::string(c.region), std::string(c.from),
+                    std::string(c.to), c.full_reason(), "pipeline"};
+}
+
+class RoundFormatter {
+ public:
+  explicit RoundFormatter(bool journal) : journal_(journal) {
+    append_log_line(head_, LogLevel::kInfo, "answer changed", {});
+    head_.pop_back();  // the newline
+    head_ += " record=";
+  }
+
+  void add(const scenario::AnswerChange& c, std::string& log, std::string& json) {
+    const Shared& s = shared(c);
+    log += head_;
+    append_log_value(log, c.record);
+    log += s.log_tail;
+    if (!journal_) return;
+    json += s.json_head;
+    append_json_string(json, c.record);
+    json += s.json_tail;
+  }
+
+ private:
+  const Shared& shared(const scenario::AnswerChange& c) {
+    // Most recently used first; a round has a handful of combinations (units x regions).
+    for (std::size_t i = 0; i < cache_.size(); ++i) {
+      if (!cache_[i].same(c)) continue;
+      if (i > 0) std::swap(cache_[i], cache_[0]);
+      return cache_[0];
+    }
+    if (cache_.size() < kCache) cache_.emplace_back();
+    Shared& s = cache_.back();
+    s.region = c.region;
+    s.from = c.from;
+    s.to = c.to;
+    s.reason = c.reason;
+    s.cause = c.cause;
+    s.at = c.at;
+    s.log_tail.clear();
+    const std::string reason = c.full_reason();
+    const std::pair<const char*, std::string_view> fields[] = {
+        {" region=", c.region.empty() ? std::string_view("-") : c.region}, {" from=", c.from}, {" to=", c.to}, {" reason=", reason}};
+    for (const auto& [key, value] : fields) {
+      s.log_tail += key;
+      append_log_value(s.log_tail, value);
+    }
+    s.log_tail += '\n';
+    if (journal_) {
+      // The journal line of this change with an empty subject, cut around the subject.
+      AuditEntry e = audit_entry(c);
+      e.subject.clear();
+      const std::string line = AuditJournal::to_json(e);
+      const std::string_view marker = "\"subject\":\"\"";
+      const std::size_t cut = line.find(marker);
+      s.json_head = line.substr(0, cut + marker.size() - 2);
+      s.json_tail = line.substr(cut + marker.size());
+      s.json_tail += '\n';
+    }
+    if (&s != &cache_[0]) std::swap(s, cache_[0]);
+    return cache_[0];
+  }
+
+  void append_json_string(std::string& out, std::string_view v) {
+    bool plain = true;
+    for (char ch : v) {
+      const auto u = static_cast<unsigned char>(ch);
+      if (u < 0x20 || ch == '"' || ch == '\\') {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) {
+      out += '"';
+      out += v;
+      out += '"';
+      return;
+    }
+    rapidjson::StringBuffer b;
+    rapidjson::Writer<rapidjson::StringBuffer> w(b);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    out.append(b.GetString(), b.GetSize());
+  }
+
+  static constexpr std::size_t kCache = 16;
+  bool journal_;
+  std::string head_;                 // "level=info msg=\"answer changed\" record="
+  std::vector<Shared> cache_;
+};
+
+void append_answer_changes(std::string& out, std::string* json, const std::vector<scenario::AnswerChange>& changes) {
   if (changes.empty()) return;
   if (changes.size() > 1) {
     const std::string count = std::to_string(changes.size());
     append_log_line(out, LogLevel::kInfo, "answers changed", {{"count", count}});
   }
-  std::string reason;  // reused: no allocation per line
-  for (const auto& c : changes) {
-    reason.assign(c.reason).append(" (").append(c.cause).append(")");
-    append_log_line(out, LogLevel::kInfo, "answer changed",
-                    {{"record", c.record}, {"region", c.region.empty() ? std::string_view("-") : c.region},
-                     {"from", c.from}, {"to", c.to}, {"reason", reason}});
-  }
+  std::string unused;
+  RoundFormatter f(json != nullptr);
+  for (const auto& c : changes) f.add(c, out, json != nullptr ? *json : unused);
 }
 
 }  // namespace
 
 std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes) {
   std::string out;
-  append_answer_changes(out, changes);
+  append_answer_changes(out, nullptr, changes);
   return out;
 }
 
 std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerChange>& changes) {
   std::vector<AuditEntry> out;
   out.reserve(changes.size());
-  for (const auto& c : changes)
-    out.push_back(AuditEntry{c.at, "answer", std::string(c.record), std::string(c.region), std::string(c.from),
-                             std::string(c.to), c.full_reason(), "pipeline"});
+  for (const auto& c : changes) out.push_back(audit_entry(c));
   return out;
 }
 
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
   if (changes.empty()) return;
-  // The control loop's buffer, kept between rounds (up to 4 MiB, ~16,000 lines) so a burst does
-  // not fault in fresh pages every time.
-  static thread_local std::string buffer;
-  buffer.clear();
-  append_answer_changes(buffer, changes);
-  write_log(buffer);
-  if (buffer.capacity() > (4u << 20)) std::string().swap(buffer);
-  if (journal != nullptr) journal->append(answer_audit_entries(changes));
+  // The lines go out in chunks of about 1 MiB (whole lines, one write(2) each) from buffers the
+  // control loop keeps: a round of 30,000 changes (~10 MB) neither holds its whole text in memory
+  // nor faults in fresh pages for it every time.
+  constexpr std::size_t kChunk = 1u << 20;
+  static thread_local std::string log, json;
+  if (log.capacity() < kChunk + 4096) log.reserve(kChunk + 4096);
+  log.clear();
+  json.clear();
+  const bool to_file = journal != nullptr && !journal->path().empty();
+  if (to_file && json.capacity() < kChunk + 4096) json.reserve(kChunk + 4096);
+  if (changes.size() > 1) {
+    const std::string count = std::to_string(changes.size());
+    append_log_line(log, LogLevel::kInfo, "answers changed", {{"count", count}});
+  }
+  RoundFormatter f(to_file);
+  for (const auto& c : changes) {
+    f.add(c, log, json);
+    if (log.size() >= kChunk) {
+      write_log(log);
+      log.clear();
+    }
+    if (json.size() >= kChunk) {
+      journal->append_lines(json, {});
+      json.clear();
+    }
+  }
+  write_log(log);
+  if (journal != nullptr) {
+    // Only the newest entries stay in the journal's memory: only those become AuditEntry values.
+    const std::size_t keep = std::min(changes.size(), journal->keep_recent());
+    std::vector<AuditEntry> newest;
+    newest.reserve(keep);
+    for (std::size_t i = changes.size() - keep; i < changes.size(); ++i) newest.push_back(audit_entry(changes[i]));
+    journal->append_lines(json, std::move(newest));
+  }
 }
 
 }  // namespace pharos::app

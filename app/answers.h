@@ -1,7 +1,8 @@
 // answers.h: what pharosd does with the answer changes of one selection round, after the new
-// answers are published: one log write (a line per change, after a summary line when there are
-// several) and one write to the audit journal. A verdict that moves 10,000 answers thus costs
-// two write(2) calls, not 20,000, and none of it delays the publish.
+// answers are published: log lines (a line per change, after a summary line when there are
+// several) and audit journal lines, written in chunks of about 1 MiB of whole lines. The texts a
+// round's changes share are formatted once, so a verdict that moves 10,000 answers costs a copy
+// of its record names and a few write(2) calls, and none of it delays the publish.
 //
 //   gtm.on_audit([&](const std::vector<scenario::AnswerChange>& c) { record_answer_changes(c, &journal); });
 #pragma once
@@ -19,7 +20,7 @@ namespace pharos::app {
 std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes);
 // The audit entries of one round (kind "answer", by "pipeline").
 std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerChange>& changes);
-// Logs them with one write and appends them to `journal` (if not null) with one write.
+// Logs them and appends them to `journal` (if not null), a write(2) per ~1 MiB of lines.
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal);
 
 }  // namespace pharos::app

@@ -187,6 +187,12 @@ void AuditJournal::append(std::vector<AuditEntry> entries) {
   for (std::size_t i = skip; i < entries.size(); ++i) remember(std::move(entries[i]));
 }
 
+void AuditJournal::append_lines(std::string_view lines, std::vector<AuditEntry>&& newest) {
+  write_lines(lines);
+  const std::size_t skip = newest.size() > keep_recent_ ? newest.size() - keep_recent_ : 0;
+  for (std::size_t i = skip; i < newest.size(); ++i) remember(std::move(newest[i]));
+}
+
 std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {
   const std::size_t n = std::min(limit, recent_.size());
   return std::vector<AuditEntry>(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());

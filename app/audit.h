@@ -54,6 +54,11 @@ class AuditJournal {
   // Appends several entries (one selection round) with a single write(2): the same lines as
   // append() of each in turn.
   void append(std::vector<AuditEntry> entries);
+  // Appends lines that are to_json() of entries, one per line, with a single write(2) (rotating
+  // like append()), and keeps `newest` in memory: the entries of the last of those lines, at most
+  // keep_recent(). For a round of thousands of answer changes formatted from shared parts.
+  void append_lines(std::string_view lines, std::vector<AuditEntry>&& newest);
+  std::size_t keep_recent() const { return keep_recent_; }
   // The newest `limit` entries, oldest first.
   std::vector<AuditEntry> recent(std::size_t limit) const;
   std::size_t size() const { return recent_.size(); }

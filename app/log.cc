@@ -131,6 +131,8 @@ void append_log_line(std::string& out, LogLevel level, std::string_view msg, std
   append_line(out, level, msg, fields, stderr_is_journal());
 }
 
+void append_log_value(std::string& out, std::string_view value) { append_value(out, value); }
+
 void write_log(std::string_view line) {
   std::size_t off = 0;
   while (off < line.size()) {

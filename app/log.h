@@ -30,6 +30,9 @@ bool is_journal_stream(const char* journal_stream, int fd);
 // such as thousands of answer changes.
 using LogView = std::pair<std::string_view, std::string_view>;
 void append_log_line(std::string& out, LogLevel level, std::string_view msg, std::initializer_list<LogView> fields);
+// One field's value as append_log_line() writes it (quoted and escaped when it needs it): for
+// callers that build many lines from parts they share.
+void append_log_value(std::string& out, std::string_view value);
 void write_log(std::string_view lines);
 
 inline void log_info(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kInfo, msg, f); }

@@ -2,6 +2,9 @@
 // last line after a crash, the in-memory window, and a journal that cannot be opened.
 #include "app/audit.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <iterator>
 
@@ -156,5 +159,61 @@ TEST(AnswerLog, ARoundIsASummaryAndTheSameLinesAsOneLogCallEach) {
   EXPECT_EQ(entries[0].at, at);
 }
 
+
+// A round's log and journal lines are built from the parts its changes share (at most 16 kept at
+// a time): whatever the mix, they are the same lines as one log_info() and one append() each.
+TEST(AnswerLog, SharedPartsGiveTheSameLinesAsOneCallEach) {
+  test::TempDir dir;
+  const scenario::SystemTime at = scenario::SystemTime{} + std::chrono::hours(490'000);
+  // Texts that need quoting and escaping, an empty region, 20 distinct combinations (more than
+  // are kept) interleaved, two times in one round, a record that JSON must escape.
+  std::vector<std::string> records, reasons;
+  for (int i = 0; i < 300; ++i) records.push_back("r" + std::to_string(i) + (i == 7 ? "\\\"q\"./A" : ".example.com./A"));
+  for (int k = 0; k < 20; ++k) reasons.push_back("reason " + std::to_string(k) + (k == 3 ? " tab\t \"q\" \x01" : ""));
+  std::vector<scenario::AnswerChange> changes;
+  for (int i = 0; i < 300; ++i) {
+    const int k = (i * 7) % 20;
+    changes.push_back({records[static_cast<std::size_t>(i)], k % 3 == 0 ? "" : "eu", "entry 0 (dc1)", k % 2 ? "nodata" : "entry 1 (dc2)",
+                       reasons[static_cast<std::size_t>(k)], "health change", at + std::chrono::milliseconds(i < 150 ? 0 : 5)});
+  }
+  std::string expected_log = format_log_line(LogLevel::kInfo, "answers changed", {{"count", "300"}});
+  for (const auto& c : changes)
+    expected_log += format_log_line(LogLevel::kInfo, "answer changed",
+                                    {{"record", std::string(c.record)}, {"region", c.region.empty() ? "-" : std::string(c.region)},
+                                     {"from", std::string(c.from)}, {"to", std::string(c.to)}, {"reason", c.full_reason()}});
+  EXPECT_EQ(format_answer_changes(changes), expected_log);
+
+  AuditJournal one(dir.file("one.jsonl"), AuditJournal::kDefaultMaxBytes, 10);
+  AuditJournal round(dir.file("round.jsonl"), AuditJournal::kDefaultMaxBytes, 10);
+  ASSERT_FALSE(one.open());
+  ASSERT_FALSE(round.open());
+  for (const auto& e : answer_audit_entries(changes)) one.append(e);
+  // record_answer_changes() logs on stderr: into a file for the length of the call.
+  fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int log_fd = ::open(dir.file("log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(log_fd, 0);
+  dup2(log_fd, STDERR_FILENO);
+  record_answer_changes(changes, &round);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(log_fd);
+  auto text = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(text(dir.file("log.txt")), expected_log);
+  EXPECT_EQ(text(dir.file("round.jsonl")), text(dir.file("one.jsonl")));
+  ASSERT_EQ(round.size(), 10u);
+  EXPECT_EQ(round.recent(1).front().subject, "r299.example.com./A");
+  EXPECT_EQ(round.recent(10).front().subject, "r290.example.com./A");
+  EXPECT_EQ(round.recent(1).front().reason, one.recent(1).front().reason);
+  // The journal reads back the line of the record JSON escapes.
+  AuditJournal again(dir.file("round.jsonl"), AuditJournal::kDefaultMaxBytes, 1000);
+  ASSERT_FALSE(again.open());
+  ASSERT_EQ(again.size(), 300u);
+  EXPECT_EQ(again.recent(300)[7].subject, records[7]);
+  EXPECT_EQ(again.recent(300)[3 * 20 / 7 + 3].reason, changes[3 * 20 / 7 + 3].full_reason());
+}
 }  // namespace
 }  // namespace pharos::app
