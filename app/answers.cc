@@ -5,7 +5,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <memory>
 
+#include "app/background_writer.h"
 #include "app/log.h"
 
 namespace pharos::app {
@@ -145,11 +147,12 @@ std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerC
   return out;
 }
 
-void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
-  if (changes.empty()) return;
-  // The lines go out in chunks of about 1 MiB (whole lines, one write(2) each) from buffers the
-  // control loop keeps: a round of 30,000 changes (~10 MB) neither holds its whole text in memory
-  // nor faults in fresh pages for it every time.
+namespace {
+
+// Writes a round's lines in chunks of about 1 MiB (whole lines, one write(2) each) from buffers
+// this thread keeps: a round of 30,000 changes (~10 MB) neither holds its whole text in memory
+// nor faults in fresh pages for it every time.
+void write_round(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
   constexpr std::size_t kChunk = 1u << 20;
   static thread_local std::string log, json;
   if (log.capacity() < kChunk + 4096) log.reserve(kChunk + 4096);
@@ -174,14 +177,87 @@ void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, A
     }
   }
   write_log(log);
+  if (to_file) journal->append_lines(json, {});
+}
+
+// A round's changes copied for the writer thread (the engine's texts live only during the
+// audit callback): the record names in one string and each distinct text once.
+struct RoundCopy {
+  struct Item {
+    std::uint32_t name, name_size;
+    std::uint32_t region, from, to, reason, cause;
+    scenario::SystemTime at;
+  };
+  std::string names;
+  std::vector<std::string> texts;
+  std::vector<Item> items;
+
+  explicit RoundCopy(const std::vector<scenario::AnswerChange>& changes) {
+    items.reserve(changes.size());
+    std::size_t total = 0;
+    for (const auto& c : changes) total += c.record.size();
+    names.reserve(total);
+    // The texts repeat, as the same views from the engine: the last few are looked up by
+    // address first, by content otherwise.
+    std::vector<std::pair<std::string_view, std::uint32_t>> seen;
+    auto text = [&](std::string_view v) -> std::uint32_t {
+      for (auto it = seen.rbegin(); it != seen.rend(); ++it)
+        if ((it->first.data() == v.data() && it->first.size() == v.size()) || it->first == v) return it->second;
+      const auto id = static_cast<std::uint32_t>(texts.size());
+      texts.emplace_back(v);
+      if (seen.size() == 64) seen.erase(seen.begin());
+      seen.emplace_back(v, id);
+      return id;
+    };
+    for (const auto& c : changes) {
+      Item it{static_cast<std::uint32_t>(names.size()), static_cast<std::uint32_t>(c.record.size()),
+              text(c.region), text(c.from), text(c.to), text(c.reason), text(c.cause), c.at};
+      names.append(c.record);
+      items.push_back(it);
+    }
+  }
+  std::size_t bytes() const {
+    std::size_t b = names.size() + items.size() * sizeof(Item);
+    for (const auto& t : texts) b += t.size() + sizeof t;
+    return b;
+  }
+  void views(std::vector<scenario::AnswerChange>& out) const {
+    out.clear();
+    out.reserve(items.size());
+    for (const Item& it : items)
+      out.push_back(scenario::AnswerChange{std::string_view(names).substr(it.name, it.name_size), texts[it.region],
+                                           texts[it.from], texts[it.to], texts[it.reason], texts[it.cause], it.at});
+  }
+};
+
+}  // namespace
+
+void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal,
+                           BackgroundWriter* writer) {
+  if (changes.empty()) return;
+  // Only the newest entries stay in the journal's memory (at once, for the API): only those
+  // become AuditEntry values.
   if (journal != nullptr) {
-    // Only the newest entries stay in the journal's memory: only those become AuditEntry values.
     const std::size_t keep = std::min(changes.size(), journal->keep_recent());
     std::vector<AuditEntry> newest;
     newest.reserve(keep);
     for (std::size_t i = changes.size() - keep; i < changes.size(); ++i) newest.push_back(audit_entry(changes[i]));
-    journal->append_lines(json, std::move(newest));
+    journal->remember_newest(std::move(newest));
   }
+  if (writer == nullptr || writer->on_writer_thread()) {
+    write_round(changes, journal);
+    return;
+  }
+  auto copy = std::make_shared<const RoundCopy>(changes);
+  const std::size_t bytes = copy->bytes();
+  writer->post(
+      [copy = std::move(copy), journal] {
+        static thread_local std::vector<scenario::AnswerChange> views;
+        copy->views(views);
+        write_round(views, journal);
+        views.clear();
+      },
+      bytes);
 }
 
 }  // namespace pharos::app

@@ -15,12 +15,18 @@
 
 namespace pharos::app {
 
+class BackgroundWriter;
+
 // The log lines of one round: `msg="answers changed" count=N` when N > 1, then one
 // `msg="answer changed"` line per change (record, region, from, to, reason).
 std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes);
 // The audit entries of one round (kind "answer", by "pipeline").
 std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerChange>& changes);
-// Logs them and appends them to `journal` (if not null), a write(2) per ~1 MiB of lines.
-void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal);
+// Logs them and appends them to `journal` (if not null), a write(2) per ~1 MiB of lines. With a
+// `writer`, the round is copied (record names and each distinct text once) and formatted and
+// written on the writer's thread, after what was posted before it; the journal's in-memory
+// window takes the newest entries at once.
+void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal,
+                           BackgroundWriter* writer = nullptr);
 
 }  // namespace pharos::app

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "app/background_writer.h"
 #include "scenario/explain.h"
 #include "scenario/json_reader.h"
 
@@ -48,7 +49,18 @@ AuditJournal::AuditJournal(std::string path, std::size_t max_bytes, std::size_t 
     : path_(std::move(path)), max_bytes_(max_bytes), keep_recent_(keep_recent) {}
 
 AuditJournal::~AuditJournal() {
+  if (writer_ != nullptr) writer_->flush();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void AuditJournal::set_writer(BackgroundWriter* writer) {
+  if (writer_ != nullptr) writer_->flush();
+  writer_ = writer;
+}
+
+std::optional<std::string> AuditJournal::write_error() const {
+  std::lock_guard lock(error_mutex_);
+  return write_error_;
 }
 
 namespace {
@@ -118,6 +130,7 @@ std::optional<Error> AuditJournal::open() {
   if (fd_ < 0) return Error{path_, "", std::string("cannot open the audit journal: ") + std::strerror(errno)};
   struct stat st {};
   file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  to_file_ = true;
   return std::nullopt;
 }
 
@@ -125,13 +138,27 @@ void AuditJournal::rotate() {
   ::close(fd_);
   fd_ = -1;
   const std::string old = path_ + ".1";
-  if (::rename(path_.c_str(), old.c_str()) != 0) write_error_ = "cannot rotate " + path_ + ": " + std::strerror(errno);
+  std::optional<std::string> error;
+  if (::rename(path_.c_str(), old.c_str()) != 0) error = "cannot rotate " + path_ + ": " + std::strerror(errno);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   file_bytes_ = 0;
-  if (fd_ < 0) write_error_ = "cannot reopen " + path_ + ": " + std::strerror(errno);
+  if (fd_ < 0) error = "cannot reopen " + path_ + ": " + std::strerror(errno);
+  if (error) {
+    std::lock_guard lock(error_mutex_);
+    write_error_ = std::move(error);
+  }
 }
 
 void AuditJournal::write_lines(std::string_view lines) {
+  if (!to_file_ || lines.empty()) return;
+  if (writer_ != nullptr && !writer_->on_writer_thread()) {
+    writer_->post([this, text = std::string(lines)] { write_now(text); }, lines.size());
+    return;
+  }
+  write_now(lines);
+}
+
+void AuditJournal::write_now(std::string_view lines) {
   if (fd_ < 0 || lines.empty()) return;
   if (file_bytes_ + lines.size() > max_bytes_ && file_bytes_ > 0) rotate();
   if (fd_ < 0) return;
@@ -140,12 +167,14 @@ void AuditJournal::write_lines(std::string_view lines) {
     const ssize_t n = ::write(fd_, lines.data() + off, lines.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      std::lock_guard lock(error_mutex_);
       write_error_ = "cannot write " + path_ + ": " + (n < 0 ? std::strerror(errno) : "short write");
       return;
     }
     off += static_cast<std::size_t>(n);
   }
   file_bytes_ += lines.size();
+  std::lock_guard lock(error_mutex_);
   write_error_.reset();
 }
 
@@ -155,7 +184,7 @@ void AuditJournal::remember(AuditEntry&& entry) {
 }
 
 void AuditJournal::append(AuditEntry entry) {
-  if (fd_ >= 0) {
+  if (to_file_) {
     std::string line = to_json(entry);
     line += '\n';
     write_lines(line);
@@ -164,7 +193,7 @@ void AuditJournal::append(AuditEntry entry) {
 }
 
 void AuditJournal::append(std::vector<AuditEntry> entries) {
-  if (fd_ >= 0 && !entries.empty()) {
+  if (to_file_ && !entries.empty()) {
     // One buffer for the round; the entries of a round share their time, formatted once.
     rapidjson::StringBuffer b;
     b.Reserve(entries.size() * 256);
@@ -189,6 +218,10 @@ void AuditJournal::append(std::vector<AuditEntry> entries) {
 
 void AuditJournal::append_lines(std::string_view lines, std::vector<AuditEntry>&& newest) {
   write_lines(lines);
+  remember_newest(std::move(newest));
+}
+
+void AuditJournal::remember_newest(std::vector<AuditEntry>&& newest) {
   const std::size_t skip = newest.size() > keep_recent_ ? newest.size() - keep_recent_ : 0;
   for (std::size_t i = skip; i < newest.size(); ++i) remember(std::move(newest[i]));
 }

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@
 #include "scenario/selection.h"
 
 namespace pharos::app {
+
+class BackgroundWriter;
 
 struct AuditEntry {
   scenario::SystemTime at{};
@@ -58,27 +61,37 @@ class AuditJournal {
   // like append()), and keeps `newest` in memory: the entries of the last of those lines, at most
   // keep_recent(). For a round of thousands of answer changes formatted from shared parts.
   void append_lines(std::string_view lines, std::vector<AuditEntry>&& newest);
+  // Only the in-memory part of append_lines(): for lines a background writer appends later.
+  void remember_newest(std::vector<AuditEntry>&& newest);
   std::size_t keep_recent() const { return keep_recent_; }
+  // From now on the file writes (and rotations) run on `writer`'s thread, in the order they
+  // are asked for; the in-memory window is still updated at once. Null: write directly again
+  // (after the writer has done what it had). Set it after open().
+  void set_writer(BackgroundWriter* writer);
   // The newest `limit` entries, oldest first.
   std::vector<AuditEntry> recent(std::size_t limit) const;
   std::size_t size() const { return recent_.size(); }
   const std::string& path() const { return path_; }
-  const std::optional<std::string>& write_error() const { return write_error_; }
+  std::optional<std::string> write_error() const;
 
   static std::string to_json(const AuditEntry& e);
   static std::optional<AuditEntry> from_json(std::string_view line);
 
  private:
   void rotate();
-  void write_lines(std::string_view lines);
+  void write_lines(std::string_view lines);  // now, or through writer_
+  void write_now(std::string_view lines);
   void remember(AuditEntry&& entry);
 
   std::string path_;
   std::size_t max_bytes_;
   std::size_t keep_recent_;
-  int fd_ = -1;
-  std::size_t file_bytes_ = 0;
+  bool to_file_ = false;                     // open() opened the file
+  BackgroundWriter* writer_ = nullptr;
+  int fd_ = -1;                              // with a writer: its thread's alone
+  std::size_t file_bytes_ = 0;               // ditto
   std::deque<AuditEntry> recent_;
+  mutable std::mutex error_mutex_;
   std::optional<std::string> write_error_;
 };
 

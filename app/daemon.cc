@@ -184,6 +184,10 @@ int Daemon::run() {
   probes_.reset();
   uv_loop_close(&loop_);
   server_.reset();  // workers are joined; frees every table
+  // Everything logged and journaled so far is written before "stopped".
+  set_log_writer(nullptr);
+  if (audit_) audit_->set_writer(nullptr);
+  writer_.reset();
   log_info("stopped");
   return ok ? 0 : 1;
 }
@@ -222,6 +226,11 @@ void Daemon::open_audit(const Config& config) {
   } else if (!path.empty()) {
     log_info("audit journal", {{"file", path}, {"entries", std::to_string(audit_->size())}});
   }
+  // From here on the log lines and the journal's file writes leave the control loop: a verdict
+  // that moves thousands of answers is formatted and written by a low-priority thread.
+  writer_ = std::make_unique<BackgroundWriter>();
+  set_log_writer(writer_.get());
+  audit_->set_writer(writer_.get());
   history_ = std::make_unique<HealthHistory>(path.empty() ? "" : config.state_dir + "/health_history.jsonl");
   if (auto e = history_->open(std::chrono::system_clock::now()))
     log_warn("health history kept in memory only", {{"error", e->to_string()}});
@@ -278,7 +287,9 @@ void Daemon::start_health() {
       &loop_, DaemonMetrics::Sources{server_.get(), health_.get(), gtm_.get(), &config_generation_, version_});
   health_->on_probe([this](const std::vector<std::string>& ids, const health::ProbeResult& r) { metrics_->probe(ids, r); });
   // Called after the publish, once per selection round: one log write, one journal write.
-  gtm_->on_audit([this](const std::vector<scenario::AnswerChange>& c) { record_answer_changes(c, audit_.get()); });
+  gtm_->on_audit([this](const std::vector<scenario::AnswerChange>& c) {
+    record_answer_changes(c, audit_.get(), writer_.get());
+  });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { history_->record(c); });
   health_->subscribe([this](const health::Changes& c) { metrics_->verdicts(c); });  // before the GTM engine

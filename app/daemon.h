@@ -14,6 +14,7 @@
 #include <string>
 
 #include "app/audit.h"
+#include "app/background_writer.h"
 #include "app/config.h"
 #include "app/config_api.h"
 #include "app/config_change.h"
@@ -92,6 +93,9 @@ class Daemon {
   std::unique_ptr<health::HealthEngine> health_;
   std::unique_ptr<scenario::GtmEngine> gtm_;
   std::unique_ptr<StateSaver> saver_;
+  // Writes the log and the audit journal's file, at low priority, while the loop runs (declared
+  // before the journal, which flushes it when it goes).
+  std::unique_ptr<BackgroundWriter> writer_;
   std::unique_ptr<AuditJournal> audit_;
   std::unique_ptr<HealthHistory> history_;  // for the status page; opened with the audit journal
   std::unique_ptr<ControlServer> control_;

@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <atomic>
 #include <cstdlib>
+#include <string>
+
+#include "app/background_writer.h"
 
 namespace pharos::app {
 namespace {
@@ -133,7 +137,11 @@ void append_log_line(std::string& out, LogLevel level, std::string_view msg, std
 
 void append_log_value(std::string& out, std::string_view value) { append_value(out, value); }
 
-void write_log(std::string_view line) {
+namespace {
+
+std::atomic<BackgroundWriter*> log_writer{nullptr};
+
+void write_now(std::string_view line) {
   std::size_t off = 0;
   while (off < line.size()) {
     const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
@@ -141,6 +149,25 @@ void write_log(std::string_view line) {
     if (n <= 0) return;
     off += static_cast<std::size_t>(n);
   }
+}
+
+}  // namespace
+
+void set_log_writer(BackgroundWriter* writer) {
+  if (BackgroundWriter* old = log_writer.exchange(writer)) old->flush();
+}
+
+void flush_log() {
+  if (BackgroundWriter* w = log_writer.load()) w->flush();
+}
+
+void write_log(std::string_view line) {
+  BackgroundWriter* w = log_writer.load(std::memory_order_acquire);
+  if (w == nullptr || w->on_writer_thread()) {
+    write_now(line);
+    return;
+  }
+  w->post([text = std::string(line)] { write_now(text); }, line.size());
 }
 
 void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {

@@ -16,6 +16,8 @@ namespace pharos::app {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
+class BackgroundWriter;
+
 using LogField = std::pair<std::string_view, std::string>;
 
 void log_event(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
@@ -34,6 +36,12 @@ void append_log_line(std::string& out, LogLevel level, std::string_view msg, std
 // callers that build many lines from parts they share.
 void append_log_value(std::string& out, std::string_view value);
 void write_log(std::string_view lines);
+// From now on every line is written by `writer`'s thread, in the order written (pharosd while it
+// runs: a burst of answer changes then never holds up the control loop). Null: write directly
+// again, after the writer has written what it had.
+void set_log_writer(BackgroundWriter* writer);
+// The lines written so far are out (a no-op without a writer).
+void flush_log();
 
 inline void log_info(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kInfo, msg, f); }
 inline void log_warn(std::string_view msg, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kWarn, msg, f); }

@@ -30,6 +30,7 @@
 
 #include "app/answers.h"
 #include "app/audit.h"
+#include "app/background_writer.h"
 #include "app/loader.h"
 #include "app/log.h"
 #include "dns/listen_socket.h"
@@ -231,16 +232,22 @@ int main(int argc, char** argv) {
   std::uint64_t answer_changes = 0;
   auto gtm = std::make_unique<scenario::GtmEngine>(
       &loop, [&](std::unique_ptr<const dns::DynamicChoices>&& c) { server->publish_choices(std::move(c)); });
-  // As pharosd: after the publish, the round's changes are logged with one write and appended
-  // to the audit journal with one write (app/answers.h).
+  // As pharosd: after the publish, the round's changes go to a low-priority writer thread that
+  // formats and writes the log lines and the audit journal (app/answers.h, app/background_writer.h).
+  std::unique_ptr<app::BackgroundWriter> writer;
   std::unique_ptr<app::AuditJournal> journal;
+  if (audit) {
+    writer = std::make_unique<app::BackgroundWriter>();
+    app::set_log_writer(writer.get());
+  }
   if (!journal_path.empty()) {
     journal = std::make_unique<app::AuditJournal>(journal_path);
     if (auto e = journal->open()) { std::fprintf(stderr, "%s\n", e->to_string().c_str()); return 1; }
+    journal->set_writer(writer.get());
   }
   gtm->on_audit([&](const std::vector<scenario::AnswerChange>& c) {
     answer_changes += c.size();
-    if (audit) app::record_answer_changes(c, journal.get());
+    if (audit) app::record_answer_changes(c, journal.get(), writer.get());
   });
   health->apply(l.scenarios.health);
   for (const char* id : {"c-one", "c-hundred", "c-all"}) {
@@ -352,6 +359,8 @@ int main(int argc, char** argv) {
   health->stop();
   probes->close();
   uv_run(&loop, UV_RUN_DEFAULT);
+  app::set_log_writer(nullptr);
+  if (journal) journal->set_writer(nullptr);
   server->stop();
   gtm.reset();
   health.reset();

@@ -168,8 +168,18 @@ TEST(AnswerLog, SharedPartsGiveTheSameLinesAsOneCallEach) {
   // Texts that need quoting and escaping, an empty region, 20 distinct combinations (more than
   // are kept) interleaved, two times in one round, a record that JSON must escape.
   std::vector<std::string> records, reasons;
-  for (int i = 0; i < 300; ++i) records.push_back("r" + std::to_string(i) + (i == 7 ? "\\\"q\"./A" : ".example.com./A"));
-  for (int k = 0; k < 20; ++k) reasons.push_back("reason " + std::to_string(k) + (k == 3 ? " tab\t \"q\" \x01" : ""));
+  for (int i = 0; i < 300; ++i) {
+    std::string r = "r";
+    r += std::to_string(i);
+    r += i == 7 ? "\\\"q\"./A" : ".example.com./A";
+    records.push_back(std::move(r));
+  }
+  for (int k = 0; k < 20; ++k) {
+    std::string r = "reason ";
+    r += std::to_string(k);
+    if (k == 3) r += " tab\t \"q\" \x01";
+    reasons.push_back(std::move(r));
+  }
   std::vector<scenario::AnswerChange> changes;
   for (int i = 0; i < 300; ++i) {
     const int k = (i * 7) % 20;

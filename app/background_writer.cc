@@ -1,0 +1,67 @@
+// background_writer.cc: see background_writer.h.
+#include "app/background_writer.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace pharos::app {
+
+BackgroundWriter::BackgroundWriter(std::size_t max_queued_bytes)
+    : max_queued_(max_queued_bytes), thread_([this] { main(); }) {}
+
+BackgroundWriter::~BackgroundWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void BackgroundWriter::post(std::function<void()> job, std::size_t bytes) {
+  std::unique_lock lock(mutex_);
+  // Bounded: wait for room, but never for less than one job (a job bigger than the limit goes
+  // alone), and never on the writer thread, which would wait for itself.
+  if (!on_writer_thread())
+    progress_.wait(lock, [&] { return queued_ == 0 || queued_ + bytes <= max_queued_; });
+  jobs_.push_back(Job{std::move(job), bytes});
+  queued_ += bytes;
+  ++posted_;
+  lock.unlock();
+  wake_.notify_one();
+}
+
+void BackgroundWriter::flush() {
+  if (on_writer_thread()) return;
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = posted_;
+  progress_.wait(lock, [&] { return done_ >= target; });
+}
+
+std::size_t BackgroundWriter::queued_bytes() const {
+  std::lock_guard lock(mutex_);
+  return queued_;
+}
+
+void BackgroundWriter::main() {
+  // The lowest priority (nice 19) for this thread only: whenever a DNS worker or the control
+  // loop wants the CPU, they get it first. Failing to lower it changes nothing else.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stop_, and everything done
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job.run();
+    job.run = nullptr;  // its memory goes before the producers are told there is room
+    lock.lock();
+    queued_ -= job.bytes;
+    ++done_;
+    progress_.notify_all();
+  }
+}
+
+}  // namespace pharos::app
