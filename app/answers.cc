@@ -202,7 +202,9 @@ struct RoundCopy {
     std::vector<std::pair<std::string_view, std::uint32_t>> seen;
     auto text = [&](std::string_view v) -> std::uint32_t {
       for (auto it = seen.rbegin(); it != seen.rend(); ++it)
-        if ((it->first.data() == v.data() && it->first.size() == v.size()) || it->first == v) return it->second;
+        if (it->first.data() == v.data() && it->first.size() == v.size()) return it->second;
+      for (auto it = seen.rbegin(); it != seen.rend(); ++it)
+        if (it->first == v) return it->second;
       const auto id = static_cast<std::uint32_t>(texts.size());
       texts.emplace_back(v);
       if (seen.size() == 64) seen.erase(seen.begin());
