@@ -278,33 +278,62 @@ ApiResponse ControlApi::datacenters() const {
   return api_json(200, j.text());
 }
 
+namespace {
+
+void write_result(Json& j, const health::ResultRecord& r) {
+  j.kv("ok", r.up).kv("reason", r.reason).kv("latency_ms", static_cast<double>(r.latency.count()) / 1000.0).time("at", r.at);
+}
+
+// A check as /v1/checks lists it; with `recent`, also its last results (newest last).
+void write_check(Json& j, const std::string& id, const health::CheckInfo& c, bool recent) {
+  j.begin().kv("id", id).kv("automatic", c.automatic).kv("state", health::to_string(c.effective()))
+      .kv("measured", health::to_string(c.measured.state));
+  if (c.forced) j.kv("forced", health::to_string(*c.forced));
+  else j.null("forced");
+  j.time("since", c.since).kv("reason", c.reason);
+  if (c.spec) {
+    j.kv("type", health::to_string(c.spec->type))
+        .kv("interval_ms", static_cast<std::int64_t>(c.spec->interval.count()))
+        .kv("timeout_ms", static_cast<std::int64_t>(c.spec->timeout.count()));
+  }
+  if (!c.recent.empty()) {
+    j.begin_object("last");
+    write_result(j, c.recent.back());
+    j.end();
+  } else {
+    j.null("last");
+  }
+  j.begin_object("counters").kv("probes", c.probes).kv("failures", c.failures).kv("transitions", c.transitions)
+      .kv("successes_in_a_row", static_cast<std::uint64_t>(c.measured.successes))
+      .kv("failures_in_a_row", static_cast<std::uint64_t>(c.measured.failures)).end();
+  if (recent) {
+    j.begin_array("recent");
+    for (const auto& r : c.recent) {
+      j.begin();
+      write_result(j, r);
+      j.end();
+    }
+    j.end_array();
+  }
+  j.end();
+}
+
+}  // namespace
+
 ApiResponse ControlApi::checks() const {
   Json j;
   j.begin().begin_array("checks");
-  for (const auto& [id, c] : c_.health->state().checks()) {
-    j.begin().kv("id", id).kv("automatic", c.automatic).kv("state", health::to_string(c.effective()))
-        .kv("measured", health::to_string(c.measured.state));
-    if (c.forced) j.kv("forced", health::to_string(*c.forced));
-    else j.null("forced");
-    j.time("since", c.since).kv("reason", c.reason);
-    if (c.spec) {
-      j.kv("type", health::to_string(c.spec->type))
-          .kv("interval_ms", static_cast<std::int64_t>(c.spec->interval.count()))
-          .kv("timeout_ms", static_cast<std::int64_t>(c.spec->timeout.count()));
-    }
-    if (!c.recent.empty()) {
-      const health::ResultRecord& last = c.recent.back();
-      j.begin_object("last").kv("ok", last.up).kv("reason", last.reason)
-          .kv("latency_ms", static_cast<double>(last.latency.count()) / 1000.0).time("at", last.at).end();
-    } else {
-      j.null("last");
-    }
-    j.begin_object("counters").kv("probes", c.probes).kv("failures", c.failures).kv("transitions", c.transitions)
-        .kv("successes_in_a_row", static_cast<std::uint64_t>(c.measured.successes))
-        .kv("failures_in_a_row", static_cast<std::uint64_t>(c.measured.failures)).end();
-    j.end();
-  }
+  for (const auto& [id, c] : c_.health->state().checks()) write_check(j, id, c, false);
   j.end_array().end();
+  return api_json(200, j.text());
+}
+
+ApiResponse ControlApi::check(const ApiRequest& req) const {
+  const std::string& id = req.params.at(0);
+  const health::CheckInfo* info = c_.health->state().check(id);
+  if (info == nullptr) return api_error(404, "no check " + scenario::in_quotes(id));
+  Json j;
+  write_check(j, id, *info, true);
   return api_json(200, j.text());
 }
 
@@ -536,6 +565,7 @@ void ControlApi::install(ControlServer& s) {
   s.route("GET", "/v1/status", Role::kRead, [this](const ApiRequest&) { return status(); });
   s.route("GET", "/v1/datacenters", Role::kRead, [this](const ApiRequest&) { return datacenters(); });
   s.route("GET", "/v1/checks", Role::kRead, [this](const ApiRequest&) { return checks(); });
+  s.route("GET", "/v1/checks/{id}", Role::kRead, [this](const ApiRequest& r) { return check(r); });
   s.route("GET", "/v1/scenarios", Role::kRead, [this](const ApiRequest&) { return scenarios(); });
   s.route("GET", "/v1/records", Role::kRead, [this](const ApiRequest&) { return records(); });
   s.route("GET", "/v1/explain", Role::kRead, [this](const ApiRequest& r) { return explain(r); });

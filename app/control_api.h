@@ -65,6 +65,7 @@ class ControlApi {
   ApiResponse status() const;
   ApiResponse datacenters() const;
   ApiResponse checks() const;
+  ApiResponse check(const ApiRequest& r) const;  // one check, with its recent results
   ApiResponse scenarios() const;
   ApiResponse records() const;
   ApiResponse explain(const ApiRequest& r) const;

@@ -147,6 +147,15 @@ void show_checks(const Value& d) {
               rows_of(d, "checks"));
 }
 
+// One check: its fields, then its recent results (newest last).
+void show_check(const Value& d) {
+  print_fields(d);
+  const auto recent = rows_of(d, "recent");
+  if (recent.empty()) return;
+  std::cout << '\n';
+  print_table({col("AT", {"at"}), col("OK", {"ok"}), col("LATENCY MS", {"latency_ms"}), col("REASON", {"reason"})}, recent);
+}
+
 void show_scenarios(const Value& d) {
   print_table({col("SCENARIO", {"name"}), col("VALUE", {"value"}), col("KNOWN", {"known"}), col("FORMULA", {"formula"})},
               rows_of(d, "scenarios"));
@@ -460,8 +469,12 @@ int main(int argc, char** argv) {
   app.add_subcommand("dcs", "data centers: status and reason, maintenance")->callback([&] {
     call = {"GET", "/v1/datacenters", "", show_dcs};
   });
-  app.add_subcommand("checks", "checks: real and forced state, last result, counters")->callback([&] {
-    call = {"GET", "/v1/checks", "", show_checks};
+  std::string check_id;
+  auto* checks = app.add_subcommand("checks", "checks: real and forced state, last result, counters; one with its recent results");
+  checks->add_option("CHECK", check_id, "one check's ID");
+  checks->callback([&] {
+    call = check_id.empty() ? Call{"GET", "/v1/checks", "", show_checks}
+                            : Call{"GET", "/v1/checks/" + url_encode(check_id), "", show_check};
   });
   app.add_subcommand("scenarios", "scenarios and their values")->callback([&] {
     call = {"GET", "/v1/scenarios", "", show_scenarios};

@@ -263,6 +263,7 @@ TEST_F(PharosdControl, EveryEndpointAnswersEachRoleAsDocumented) {
       {"GET", "/v1/status", {}, kRead, 200},
       {"GET", "/v1/datacenters", {}, kRead, 200},
       {"GET", "/v1/checks", {}, kRead, 200},
+      {"GET", "/v1/checks/auto%7Cdc1%7Caccess%7C0", {}, kRead, 200},
       {"GET", "/v1/scenarios", {}, kRead, 200},
       {"GET", "/v1/records", {}, kRead, 200},
       {"GET", "/v1/explain?name=www.t.example&type=A&client=198.51.100.7", {}, kRead, 200},
@@ -371,6 +372,7 @@ TEST_F(PharosdControl, MalformedAndInvalidRequestsAreRefusedAndChangeNothing) {
       {"POST", "/v1/checks/auto%7Cdc1%7Caccess/force", R"({ "state": "sideways" })", 400, "\"state\" must be"},
       {"POST", "/v1/checks/auto%7Cdc1%7Caccess/force", "", 400, ""},
       {"POST", "/v1/checks/nosuch/force", R"({ "state": "down" })", 404, "no check \"nosuch\""},
+      {"GET", "/v1/checks/nosuch", "", 404, "no check \"nosuch\""},
       {"POST", "/v1/records/www.t.example./BOGUS/resume", R"({ "dc": "dc1" })", 400, "unknown record type"},
       {"POST", "/v1/records/nosuch.t.example./A/resume", R"({ "dc": "dc1" })", 404, "no GTM record"},
       {"POST", "/v1/records/www.t.example./A/resume", R"({ })", 400, "\"dc\" must name"},
@@ -447,6 +449,17 @@ TEST_F(PharosdControl, PharosctlTablesShowTheDaemonsFields) {
       << checks.out;
   EXPECT_TRUE(std::regex_search(checks.out, std::regex(R"(\nauto\|dc1\|access\|0 +up +up +- +\S+ +yes +[0-9.]+ +connected +[1-9][0-9]* +0 +1\n)")))
       << checks.out;
+
+  // One check: its fields and its recent results.
+  CtlResult one = ctl("bob", "checks 'auto|dc1|access|0'");
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+  EXPECT_NE(one.out.find("id: auto|dc1|access|0\nautomatic: no\nstate: up\n"), std::string::npos) << one.out;
+  EXPECT_TRUE(std::regex_search(one.out, std::regex(R"(\n\nAT +OK +LATENCY MS +REASON\n\S+ +yes +[0-9.]+ +connected\n)"))) << one.out;
+  auto c = ctl("bob", "--json checks 'auto|dc1|access|0'").json();
+  ASSERT_TRUE(c.IsObject());
+  EXPECT_GE(c["recent"].Size(), 1u);
+  EXPECT_LE(c["recent"].Size(), 10u);
+  EXPECT_EQ(c["recent"][c["recent"].Size() - 1], c["last"]);
 
   CtlResult dcs = ctl("alice", "maintenance on dc1 --reason test");  // prints the DCs after the change
   ASSERT_EQ(dcs.exit_code, 0) << dcs.out;
