@@ -408,6 +408,16 @@ TEST_F(PharosdControl, ResumeLetsAHeldEntryServeAgain) {
   write_scenarios("", R"("backupBehavior": "onlyNew", "staleAfter": "10ms",)");
   ASSERT_TRUE(start());
   ASSERT_EQ(answer(), std::set<std::string>{kDc1});
+  // Both DCs have reported: an outage that starts before dc2 is known leaves the choice waiting
+  // for dc2's first result, and no outage of dc1 is remembered.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  std::string dcs = call("GET", "/v1/datacenters").body;
+  while (!std::regex_search(dcs, std::regex(R"("name":"dc1","status":"ok".*"name":"dc2","status":"ok")")) &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    dcs = call("GET", "/v1/datacenters").body;
+  }
+  ASSERT_NE(dcs.find(R"("name":"dc2","status":"ok")"), std::string::npos) << dcs;
   ASSERT_EQ(ctl("alice", "force 'auto|dc1|access' down").exit_code, 0);
   ASSERT_EQ(answer_when(kDc2), std::set<std::string>{kDc2});
   ASSERT_EQ(ctl("alice", "force 'auto|dc1|access' clear").exit_code, 0);
@@ -436,10 +446,13 @@ TEST_F(PharosdControl, ResumeLetsAHeldEntryServeAgain) {
 // pharosctl's tables read the real daemon's fields (a renamed field would print "-").
 TEST_F(PharosdControl, PharosctlTablesShowTheDaemonsFields) {
   ASSERT_TRUE(start());
-  // Wait for dc1's first probe result, so that the counters have something to show.
+  // Wait for both DCs' first probe results, so that the counters and the explanation are settled.
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   CtlResult checks = ctl("bob", "checks");
-  while (checks.out.find("connected") == std::string::npos && Clock::now() < deadline) {
+  const auto both = [](const std::string& out) {
+    return std::regex_search(out, std::regex(R"(auto\|dc1\|access\|0 .* connected [^]*auto\|dc2\|access\|0 .* connected )"));
+  };
+  while (!both(checks.out) && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     checks = ctl("bob", "checks");
   }
