@@ -154,6 +154,7 @@ TEST(ServiceNotify, AConfigChangeShowsInTheStatusLine) {
   NotifySocket notify(d.file("notify"));
   Daemon p{d.file("p.json"), {notify.env()}};
   ASSERT_TRUE(notify.wait_for("READY=1")) << p.log();
+  ASSERT_TRUE(p.wait_for("control API ready")) << p.log();  // the log is written by its own thread
   std::smatch port;
   const std::string log = p.log();
   ASSERT_TRUE(std::regex_search(log, port, std::regex("control API ready.* port=([0-9]+)"))) << log;
