@@ -113,7 +113,8 @@ class PharosdControl : public ::testing::Test {
     for (const auto& e : checks["checks"].GetArray())
       if (!e["forced"].IsNull()) out += std::string(e["id"].GetString()) + " forced " + e["forced"].GetString() + "; ";
     out += "generation " + std::to_string(parse_json(call("GET", "/v1/status").body)["config_generation"].GetUint64());
-    for (const auto& e : parse_json(call("GET", "/v1/audit?limit=1000").body)["entries"].GetArray())
+    const auto journal = parse_json(call("GET", "/v1/audit?limit=1000").body);  // outlives the loop
+    for (const auto& e : journal["entries"].GetArray())
       if (std::string(e["kind"].GetString()) != "answer") out += "; journal: " + std::string(e["kind"].GetString());
     return out;
   }
@@ -344,7 +345,8 @@ TEST_F(PharosdControl, EveryEndpointAnswersEachRoleAsDocumented) {
   EXPECT_STREQ(status["last_config_change"]["by"].GetString(), "alice");
   EXPECT_STREQ(status["last_config_change"]["summary"].GetString(), "delete check c2");
   std::map<std::string, int> kinds;
-  for (const auto& a : parse_json(call("GET", "/v1/audit?limit=1000").body)["entries"].GetArray())
+  const auto journal = parse_json(call("GET", "/v1/audit?limit=1000").body);
+  for (const auto& a : journal["entries"].GetArray())
     if (std::string(a["by"].GetString()) == "alice") ++kinds[a["kind"].GetString()];
   EXPECT_EQ(kinds, (std::map<std::string, int>{{"config", 11}, {"force", 2}, {"maintenance", 2}, {"reload", 1}}));
   EXPECT_EQ(answer(), std::set<std::string>{kDc1});
