@@ -10,7 +10,7 @@ pkgs=(build-essential cmake ccache pkg-config libldns-dev libuv1-dev libcurl4-op
       libgtest-dev libgmock-dev libbenchmark-dev dnsutils)
 for arg in "$@"; do
   case "$arg" in
-    --test)  pkgs+=(knot-dnsutils ldnsutils clang libclang-rt-14-dev iproute2 procps python3 python3-jsonschema openssl systemd
+    --test)  pkgs+=(knot-dnsutils ldnsutils clang libclang-rt-14-dev iproute2 procps python3 python3-jsonschema python3-prometheus-client openssl systemd
                     chromium) ;;
     --bench) pkgs+=(knot-dnsutils dnsperf knot nsd gdnsd pdns-server pdns-backend-bind procps python3) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;

@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <future>
+#include <map>
 #include <memory>
+#include <sstream>
 
 #include "app/daemon_metrics.h"
 #include "tests/app/control_fixture.h"
@@ -350,6 +353,51 @@ TEST_F(PharosdMetrics, QueryCountersMoveByExactlyWhatWasSent) {
   EXPECT_EQ(m1.get("pharos_dns_serving"), 1);
   EXPECT_GE(*m1.get("pharos_watchdog_age_seconds", {{"loop", "control"}}), 0);
   EXPECT_EQ(m1.get("pharos_config_generation"), 1);
+}
+
+// The whole exposition also goes through the official Python client's parser, which is not ours
+// (prometheus_client.parser, Debian's python3-prometheus-client): it accepts every line, and it
+// reads the same samples with the same values as our strict parser.
+TEST_F(PharosdMetrics, TheOfficialClientParserReadsTheSameSamples) {
+  ASSERT_TRUE(start());
+  scrape_until([](const Exposition& e) { return e.get("pharos_dc_status", {{"dc", "dc1"}, {"status", "ok"}}) == 1; });
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(udp("www.t.example", 1).addresses, std::set<std::string>{kDc1});
+  const Exposition counted = scrape_until([](const Exposition& e) {
+    return e.get("pharos_dns_queries_total", {{"transport", "udp"}, {"qtype", "A"}}).value_or(0) >= 3;
+  });
+  ASSERT_GE(counted.get("pharos_dns_queries_total", {{"transport", "udp"}, {"qtype", "A"}}).value_or(0), 3);
+
+  const HttpResult r = get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Exposition ours = parse_prometheus(r.body);
+  ASSERT_TRUE(ours.ok()) << ours.error;
+  dir_.write("metrics.txt", r.body);
+  const std::string cmd = "/usr/bin/python3 " PHAROS_SOURCE_DIR "/tests/app/prometheus_client_parse.py " +
+                          dir_.file("metrics.txt") + " 2>&1";
+  std::string out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+
+  std::map<std::string, double> theirs;  // "name\tlabel=value,..." -> value
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto value_at = line.rfind('\t');
+    ASSERT_NE(value_at, std::string::npos) << line;
+    theirs[line.substr(0, value_at)] = std::stod(line.substr(value_at + 1));
+  }
+  EXPECT_EQ(theirs.size(), ours.samples.size()) << out;
+  for (const PromSample& s : ours.samples) {
+    std::string key = s.name + "\t";
+    for (const auto& [k, v] : s.labels) key += (key.back() == '\t' ? "" : ",") + k + "=" + v;
+    const auto it = theirs.find(key);
+    ASSERT_NE(it, theirs.end()) << key << "\n" << out;
+    EXPECT_DOUBLE_EQ(it->second, s.value) << key;
+  }
+  EXPECT_GE(theirs["pharos_dns_queries_total\tqtype=A,transport=udp"], 3);
 }
 
 TEST_F(PharosdMetrics, ACheckGoingDownMovesStateTransitionsDcStatusAndTheAnswer) {
