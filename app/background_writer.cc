@@ -1,6 +1,8 @@
 // background_writer.cc: see background_writer.h.
 #include "app/background_writer.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,9 +23,9 @@ BackgroundWriter::~BackgroundWriter() {
 
 void BackgroundWriter::post(std::function<void()> job, std::size_t bytes) {
   std::unique_lock lock(mutex_);
-  // Bounded: wait for room, but never for less than one job (a job bigger than the limit goes
-  // alone), and never on the writer thread, which would wait for itself.
-  if (!on_writer_thread())
+  // Bounded: a big job waits for room, but never for less than one job (a job bigger than the
+  // limit goes alone); small ones and the writer thread's own never wait.
+  if (bytes >= kSmallJob && !on_writer_thread())
     progress_.wait(lock, [&] { return queued_ == 0 || queued_ + bytes <= max_queued_; });
   jobs_.push_back(Job{std::move(job), bytes});
   queued_ += bytes;
@@ -45,9 +47,12 @@ std::size_t BackgroundWriter::queued_bytes() const {
 }
 
 void BackgroundWriter::main() {
-  // The lowest priority (nice 19) for this thread only: whenever a DNS worker or the control
-  // loop wants the CPU, they get it first. Failing to lower it changes nothing else.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+  // The lowest priority for this thread only: SCHED_IDLE, which any waking DNS worker or the
+  // control loop preempts at once (nice 19 alone does not promise that); nice 19 where
+  // SCHED_IDLE is refused. Failing to lower it changes nothing else.
+  sched_param param{};
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) != 0)
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });

@@ -23,14 +23,17 @@ namespace pharos::app {
 class BackgroundWriter {
  public:
   static constexpr std::size_t kDefaultMaxQueued = 64u << 20;
+  static constexpr std::size_t kSmallJob = 64u << 10;  // never waits
 
   explicit BackgroundWriter(std::size_t max_queued_bytes = kDefaultMaxQueued);
   ~BackgroundWriter();  // runs what is queued, then stops the thread
   BackgroundWriter(const BackgroundWriter&) = delete;
   BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
-  // Queues `job` (it holds about `bytes` of memory). Waits while more than the limit is queued,
-  // unless called from the writer thread itself (a job that posts runs its follow-up later).
+  // Queues `job` (it holds about `bytes` of memory). A big job (a round of answer changes) waits
+  // while more than the limit is queued; a small one (a log line, an operator's journal entry)
+  // never waits, so a check change is never held up behind a backlog of rounds. Nor does a job
+  // posted from the writer thread itself (it runs after the one that posts it).
   void post(std::function<void()> job, std::size_t bytes);
   // Returns once every job posted before the call has run.
   void flush();

@@ -35,13 +35,14 @@ TEST(BackgroundWriter, RunsJobsInTheOrderPostedAndFlushWaitsForThem) {
   EXPECT_EQ(w.queued_bytes(), 0u);
 }
 
-// Two producers against a bound of two jobs: they wait for room, nothing is dropped, and each
-// producer's jobs keep their order.
+// Two producers of big jobs against a bound of two: they wait for room, nothing is dropped, and
+// each producer's jobs keep their order. Small jobs in between never wait.
 TEST(BackgroundWriter, ASmallBoundLosesNothing) {
-  BackgroundWriter w(100);
+  constexpr std::size_t kBig = BackgroundWriter::kSmallJob;
+  BackgroundWriter w(2 * kBig);
   std::vector<std::pair<int, int>> seen;
   auto produce = [&](int who) {
-    for (int i = 0; i < 500; ++i) w.post([&seen, who, i] { seen.emplace_back(who, i); }, 50);
+    for (int i = 0; i < 500; ++i) w.post([&seen, who, i] { seen.emplace_back(who, i); }, i % 3 ? kBig : 10);
   };
   std::thread a(produce, 0), b(produce, 1);
   a.join();
@@ -63,13 +64,14 @@ TEST(BackgroundWriter, TheDestructorRunsWhatIsQueued) {
 
 // A job bigger than the whole bound still goes (alone), and a job may post a follow-up.
 TEST(BackgroundWriter, AnOversizedJobAndAJobThatPosts) {
-  BackgroundWriter w(10);
+  constexpr std::size_t kBig = 3 * BackgroundWriter::kSmallJob;
+  BackgroundWriter w(BackgroundWriter::kSmallJob);
   std::vector<int> seen;
-  w.post([&] { seen.push_back(1); w.post([&] { seen.push_back(2); }, 1000); }, 1000);
+  w.post([&] { seen.push_back(1); w.post([&] { seen.push_back(2); }, kBig); }, kBig);
   w.flush();  // the first job, which posted the second
   w.flush();
-  w.post([&] { seen.push_back(3); }, 1000);
-  w.post([&] { seen.push_back(4); }, 1000);  // waits until the third is done
+  w.post([&] { seen.push_back(3); }, kBig);
+  w.post([&] { seen.push_back(4); }, kBig);  // waits until the third is done
   w.flush();
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 3, 4}));
 }
