@@ -53,18 +53,38 @@ void BackgroundWriter::main() {
   sched_param param{};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) != 0)
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
-  std::unique_lock lock(mutex_);
+  // The lock is held only to take a batch of jobs (up to ~4 MiB, so producers waiting for room
+  // do not wait for the whole queue) and, after running it, to count it done: a thread at this
+  // priority may lose the CPU while holding it, and the control loop, which logs before it
+  // selects, must then not wait for it long (priority inversion). Hence batches, and no system
+  // call (notify) under the lock.
+  constexpr std::size_t kBatchBytes = 4u << 20;
+  std::deque<Job> batch;
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stop_, and everything done
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    job.run();
-    job.run = nullptr;  // its memory goes before the producers are told there is room
-    lock.lock();
-    queued_ -= job.bytes;
-    ++done_;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stop_, and everything done
+      std::size_t taken = 0;
+      while (!jobs_.empty() && (batch.empty() || taken < kBatchBytes)) {
+        taken += jobs_.front().bytes;
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
+    }
+    std::size_t bytes = 0;
+    const std::size_t count = batch.size();
+    for (Job& job : batch) {
+      job.run();
+      job.run = nullptr;  // its memory goes before the producers are told there is room
+      bytes += job.bytes;
+    }
+    batch.clear();
+    {
+      std::lock_guard lock(mutex_);
+      queued_ -= bytes;
+      done_ += count;
+    }
     progress_.notify_all();
   }
 }

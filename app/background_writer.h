@@ -53,7 +53,7 @@ class BackgroundWriter {
   std::condition_variable wake_;      // the writer: a job or stop
   std::condition_variable progress_;  // producers and flush(): a job is done
   std::deque<Job> jobs_;
-  std::size_t queued_ = 0;            // bytes of the queued and the running job
+  std::size_t queued_ = 0;            // bytes of the queued jobs and the running batch
   std::uint64_t posted_ = 0, done_ = 0;
   bool stop_ = false;
   std::thread thread_;
