@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 
 #include "app/background_writer.h"
 #include "app/log.h"
@@ -192,7 +193,10 @@ struct RoundCopy {
   std::vector<std::string> texts;
   std::vector<Item> items;
 
-  explicit RoundCopy(const std::vector<scenario::AnswerChange>& changes) {
+  void fill(const std::vector<scenario::AnswerChange>& changes) {
+    names.clear();
+    texts.clear();
+    items.clear();
     items.reserve(changes.size());
     std::size_t total = 0;
     for (const auto& c : changes) total += c.record.size();
@@ -232,6 +236,37 @@ struct RoundCopy {
   }
 };
 
+// Copies the writer is done with go back to the control loop, which reuses them (their memory
+// stays faulted in) or frees them itself: a free of the control loop's memory on the writer
+// thread would take the control loop's malloc arena lock at the lowest priority, and the control
+// loop could then wait for a thread that does not get the CPU.
+class CopyPool {
+ public:
+  std::shared_ptr<RoundCopy> take() {
+    std::vector<std::shared_ptr<RoundCopy>> done;
+    {
+      std::lock_guard lock(mutex_);
+      done.swap(done_);
+    }
+    // One is reused; the rest are freed here, on this thread, when `done` goes.
+    if (done.empty()) return std::make_shared<RoundCopy>();
+    return std::move(done.front());
+  }
+  void give_back(std::shared_ptr<RoundCopy>&& c) {
+    std::lock_guard lock(mutex_);
+    done_.push_back(std::move(c));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<RoundCopy>> done_;  // at most what the queue held
+};
+
+CopyPool& copy_pool() {
+  static CopyPool pool;
+  return pool;
+}
+
 }  // namespace
 
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal,
@@ -250,14 +285,16 @@ void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, A
     write_round(changes, journal);
     return;
   }
-  auto copy = std::make_shared<const RoundCopy>(changes);
+  std::shared_ptr<RoundCopy> copy = copy_pool().take();
+  copy->fill(changes);
   const std::size_t bytes = copy->bytes();
   writer->post(
-      [copy = std::move(copy), journal] {
+      [copy = std::move(copy), journal]() mutable {
         static thread_local std::vector<scenario::AnswerChange> views;
         copy->views(views);
         write_round(views, journal);
         views.clear();
+        copy_pool().give_back(std::move(copy));
       },
       bytes);
 }
