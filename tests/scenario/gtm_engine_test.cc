@@ -29,6 +29,17 @@ health::HealthConfig two_dcs() {
   return c;
 }
 
+// two_dcs() plus user checks u1 and u2 (one recorded probe result moves each), for scenarios s1, s2.
+health::HealthConfig two_dcs_and_user_checks() {
+  health::HealthConfig c = two_dcs();
+  health::CheckSpec user;
+  user.params = health::TcpParams{"127.0.0.1", 1, "", ""};
+  user.thresholds = {1, 1};
+  c.checks["u1"] = user;
+  c.checks["u2"] = user;
+  return c;
+}
+
 GtmRecord www(BackupBehavior b = BackupBehavior::kNoResponse) {
   GtmRecord r;
   r.name = "www.example.com.";
@@ -547,13 +558,7 @@ TEST_F(GtmEngineTest, StartupAnswersTheFirstEntryNotKnownToBeDown) {
 // The dirty set: a verdict re-selects exactly the records that depend on it (through a chain
 // entry's scenario, a drCond or a chain DC), in one round, and moves only the answers it must.
 TEST_F(GtmEngineTest, AVerdictReselectsExactlyTheRecordsThatDependOnIt) {
-  health::HealthConfig hc = two_dcs();
-  health::CheckSpec user;
-  user.params = health::TcpParams{"127.0.0.1", 1, "", ""};
-  user.thresholds = {1, 1};
-  hc.checks["u1"] = user;
-  hc.checks["u2"] = user;
-  health_.configure(hc, now_);
+  health_.configure(two_dcs_and_user_checks(), now_);
   GtmConfig c;
   c.scenarios["s1"] = ScenarioSpec{"s1", {{Term{"u1", false}}}};
   c.scenarios["s2"] = ScenarioSpec{"s2", {{Term{"u2", false}}}};
@@ -716,13 +721,7 @@ TEST_F(GtmEngineTest, RecordsOfOneShapeShareADecisionUntilOneIsResumed) {
 
 // One group's verdict moves only that group; the audit lists its records in record order.
 TEST_F(GtmEngineTest, AChangeInOneGroupLeavesTheOtherGroupsIntact) {
-  health::HealthConfig hc = two_dcs();
-  health::CheckSpec user;
-  user.params = health::TcpParams{"127.0.0.1", 1, "", ""};
-  user.thresholds = {1, 1};
-  hc.checks["u1"] = user;
-  hc.checks["u2"] = user;
-  health_.configure(hc, now_);
+  health_.configure(two_dcs_and_user_checks(), now_);
   GtmConfig c;
   c.scenarios["s1"] = ScenarioSpec{"s1", {{Term{"u1", false}}}};
   c.scenarios["s2"] = ScenarioSpec{"s2", {{Term{"u2", false}}}};
