@@ -31,11 +31,6 @@ struct Shared {
   }
 };
 
-AuditEntry audit_entry(const scenario::AnswerChange& c) {
-  return AuditEntry{c.at, "answer", std::string(c.record), std::string(c.region), std::string(c.from),
-                    std::string(c.to), c.full_reason(), "pipeline"};
-}
-
 class RoundFormatter {
  public:
   explicit RoundFormatter(bool journal) : journal_(journal) {
@@ -82,7 +77,7 @@ class RoundFormatter {
     s.log_tail += '\n';
     if (journal_) {
       // The journal line of this change with an empty subject, cut around the subject.
-      AuditEntry e = audit_entry(c);
+      AuditEntry e = answer_entry(c);
       e.subject.clear();
       const std::string line = AuditJournal::to_json(e);
       const std::string_view marker = "\"subject\":\"\"";
@@ -144,17 +139,19 @@ std::string format_answer_changes(const std::vector<scenario::AnswerChange>& cha
 std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerChange>& changes) {
   std::vector<AuditEntry> out;
   out.reserve(changes.size());
-  for (const auto& c : changes) out.push_back(audit_entry(c));
+  for (const auto& c : changes) out.push_back(answer_entry(c));
   return out;
 }
 
 namespace {
 
-// Writes a round's lines in chunks of about 1 MiB (whole lines, one write(2) each) from buffers
+// Writes a round's lines in chunks of about 64 KiB (whole lines, one write(2) each) from buffers
 // this thread keeps: a round of 30,000 changes (~10 MB) neither holds its whole text in memory
-// nor faults in fresh pages for it every time.
-void write_round(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal) {
-  constexpr std::size_t kChunk = 1u << 20;
+// nor faults in fresh pages for it every time. Small chunks keep each write(2) short: the kernel
+// (without preemption in system calls on Debian's default) gives the CPU to a waking DNS worker
+// only when the writer's system call returns.
+void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
+  constexpr std::size_t kChunk = 64u << 10;
   static thread_local std::string log, json;
   if (log.capacity() < kChunk + 4096) log.reserve(kChunk + 4096);
   log.clear();
@@ -166,7 +163,7 @@ void write_round(const std::vector<scenario::AnswerChange>& changes, AuditJourna
     append_log_line(log, LogLevel::kInfo, "answers changed", {{"count", count}});
   }
   RoundFormatter f(to_file);
-  for (const auto& c : changes) {
+  for (const scenario::AnswerChange& c : changes) {
     f.add(c, log, json);
     if (log.size() >= kChunk) {
       write_log(log);
@@ -181,122 +178,27 @@ void write_round(const std::vector<scenario::AnswerChange>& changes, AuditJourna
   if (to_file) journal->append_lines(json, {});
 }
 
-// A round's changes copied for the writer thread (the engine's texts live only during the
-// audit callback): the record names in one string and each distinct text once.
-struct RoundCopy {
-  struct Item {
-    std::uint32_t name, name_size;
-    std::uint32_t region, from, to, reason, cause;
-    scenario::SystemTime at;
-  };
-  std::string names;
-  std::vector<std::string> texts;
-  std::vector<Item> items;
-
-  void fill(const std::vector<scenario::AnswerChange>& changes) {
-    names.clear();
-    texts.clear();
-    items.clear();
-    items.reserve(changes.size());
-    std::size_t total = 0;
-    for (const auto& c : changes) total += c.record.size();
-    names.reserve(total);
-    // The texts repeat, as the same views from the engine: the last few are looked up by
-    // address first, by content otherwise.
-    std::vector<std::pair<std::string_view, std::uint32_t>> seen;
-    auto text = [&](std::string_view v) -> std::uint32_t {
-      for (auto it = seen.rbegin(); it != seen.rend(); ++it)
-        if (it->first.data() == v.data() && it->first.size() == v.size()) return it->second;
-      for (auto it = seen.rbegin(); it != seen.rend(); ++it)
-        if (it->first == v) return it->second;
-      const auto id = static_cast<std::uint32_t>(texts.size());
-      texts.emplace_back(v);
-      if (seen.size() == 64) seen.erase(seen.begin());
-      seen.emplace_back(v, id);
-      return id;
-    };
-    for (const auto& c : changes) {
-      Item it{static_cast<std::uint32_t>(names.size()), static_cast<std::uint32_t>(c.record.size()),
-              text(c.region), text(c.from), text(c.to), text(c.reason), text(c.cause), c.at};
-      names.append(c.record);
-      items.push_back(it);
-    }
-  }
-  std::size_t bytes() const {
-    std::size_t b = names.size() + items.size() * sizeof(Item);
-    for (const auto& t : texts) b += t.size() + sizeof t;
-    return b;
-  }
-  void views(std::vector<scenario::AnswerChange>& out) const {
-    out.clear();
-    out.reserve(items.size());
-    for (const Item& it : items)
-      out.push_back(scenario::AnswerChange{std::string_view(names).substr(it.name, it.name_size), texts[it.region],
-                                           texts[it.from], texts[it.to], texts[it.reason], texts[it.cause], it.at});
-  }
-};
-
-// Copies the writer is done with go back to the control loop, which reuses them (their memory
-// stays faulted in) or frees them itself: a free of the control loop's memory on the writer
-// thread would take the control loop's malloc arena lock at the lowest priority, and the control
-// loop could then wait for a thread that does not get the CPU.
-class CopyPool {
- public:
-  std::shared_ptr<RoundCopy> take() {
-    std::vector<std::shared_ptr<RoundCopy>> done;
-    {
-      std::lock_guard lock(mutex_);
-      done.swap(done_);
-    }
-    // One is reused; the rest are freed here, on this thread, when `done` goes.
-    if (done.empty()) return std::make_shared<RoundCopy>();
-    return std::move(done.front());
-  }
-  void give_back(std::shared_ptr<RoundCopy>&& c) {
-    std::lock_guard lock(mutex_);
-    done_.push_back(std::move(c));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::shared_ptr<RoundCopy>> done_;  // at most what the queue held
-};
-
-CopyPool& copy_pool() {
-  static CopyPool pool;
-  return pool;
-}
-
 }  // namespace
+
+void record_answer_changes(const std::shared_ptr<const scenario::AnswerRound>& round, AuditJournal* journal,
+                           BackgroundWriter* writer) {
+  if (round->empty()) return;
+  // The newest entries stay in the journal's memory at once (for the API), as references.
+  if (journal != nullptr) journal->remember_round(round);
+  if (writer == nullptr || writer->on_writer_thread()) {
+    write_round(*round, journal);
+    return;
+  }
+  // An engine's round stays the engine's: it reuses the memory once this job has dropped it,
+  // and frees it on the control loop (a free on this low-priority thread would take the control
+  // loop's malloc arena lock, and the control loop could then wait for a thread without CPU).
+  // The queue's bound counts what the round holds: about 64 bytes per change.
+  writer->post([round, journal] { write_round(*round, journal); }, round->size() * 64);
+}
 
 void record_answer_changes(const std::vector<scenario::AnswerChange>& changes, AuditJournal* journal,
                            BackgroundWriter* writer) {
-  if (changes.empty()) return;
-  // Only the newest entries stay in the journal's memory (at once, for the API): only those
-  // become AuditEntry values.
-  if (journal != nullptr) {
-    const std::size_t keep = std::min(changes.size(), journal->keep_recent());
-    std::vector<AuditEntry> newest;
-    newest.reserve(keep);
-    for (std::size_t i = changes.size() - keep; i < changes.size(); ++i) newest.push_back(audit_entry(changes[i]));
-    journal->remember_newest(std::move(newest));
-  }
-  if (writer == nullptr || writer->on_writer_thread()) {
-    write_round(changes, journal);
-    return;
-  }
-  std::shared_ptr<RoundCopy> copy = copy_pool().take();
-  copy->fill(changes);
-  const std::size_t bytes = copy->bytes();
-  writer->post(
-      [copy = std::move(copy), journal]() mutable {
-        static thread_local std::vector<scenario::AnswerChange> views;
-        copy->views(views);
-        write_round(views, journal);
-        views.clear();
-        copy_pool().give_back(std::move(copy));
-      },
-      bytes);
+  if (!changes.empty()) record_answer_changes(scenario::AnswerRound::copy_of(changes), journal, writer);
 }
 
 }  // namespace pharos::app

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 
 #include "app/background_writer.h"
 #include "scenario/explain.h"
+#include "scenario/gtm_engine.h"
 #include "scenario/json_reader.h"
 
 namespace pharos::app {
@@ -44,6 +46,11 @@ std::optional<scenario::SystemTime> parse_rfc3339(const std::string& s) {
 }
 
 }  // namespace
+
+AuditEntry answer_entry(const scenario::AnswerChange& c) {
+  return AuditEntry{c.at, "answer", std::string(c.record), std::string(c.region), std::string(c.from),
+                    std::string(c.to), c.full_reason(), "pipeline"};
+}
 
 AuditJournal::AuditJournal(std::string path, std::size_t max_bytes, std::size_t keep_recent)
     : path_(std::move(path)), max_bytes_(max_bytes), keep_recent_(keep_recent) {}
@@ -123,8 +130,8 @@ std::optional<Error> AuditJournal::open() {
       if (start == 0) break;
       end = start - 1;
     }
-    for (auto& e : back) recent_.push_back(std::move(e));
-    while (recent_.size() > keep_recent_) recent_.pop_front();
+    for (auto& e : back) recent_.push_back(Recent{std::move(e), nullptr, 0});
+    trim();
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0) return Error{path_, "", std::string("cannot open the audit journal: ") + std::strerror(errno)};
@@ -178,9 +185,20 @@ void AuditJournal::write_now(std::string_view lines) {
   write_error_.reset();
 }
 
-void AuditJournal::remember(AuditEntry&& entry) {
-  recent_.push_back(std::move(entry));
+void AuditJournal::trim() {
   while (recent_.size() > keep_recent_) recent_.pop_front();
+}
+
+void AuditJournal::remember(AuditEntry&& entry) {
+  recent_.push_back(Recent{std::move(entry), nullptr, 0});
+  trim();
+}
+
+void AuditJournal::remember_round(const std::shared_ptr<const scenario::AnswerRound>& round) {
+  const std::size_t n = round->size();
+  for (std::size_t i = n - std::min(n, keep_recent_); i < n; ++i)
+    recent_.push_back(Recent{AuditEntry{}, round, static_cast<std::uint32_t>(i)});
+  trim();
 }
 
 void AuditJournal::append(AuditEntry entry) {
@@ -228,7 +246,11 @@ void AuditJournal::remember_newest(std::vector<AuditEntry>&& newest) {
 
 std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {
   const std::size_t n = std::min(limit, recent_.size());
-  return std::vector<AuditEntry>(recent_.end() - static_cast<std::ptrdiff_t>(n), recent_.end());
+  std::vector<AuditEntry> out;
+  out.reserve(n);
+  for (auto it = recent_.end() - static_cast<std::ptrdiff_t>(n); it != recent_.end(); ++it)
+    out.push_back(it->round ? answer_entry((*it->round)[it->index]) : it->entry);
+  return out;
 }
 
 }  // namespace pharos::app

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +22,11 @@
 
 #include "dns/result.h"
 #include "scenario/selection.h"
+
+namespace pharos::scenario {
+struct AnswerChange;
+class AnswerRound;
+}  // namespace pharos::scenario
 
 namespace pharos::app {
 
@@ -35,6 +42,9 @@ struct AuditEntry {
   std::string reason;
   std::string by;       // "health", "operator", a token's name, "sighup", ...
 };
+
+// An answer change as the journal writes it (kind "answer", by "pipeline").
+AuditEntry answer_entry(const scenario::AnswerChange& c);
 
 class AuditJournal {
  public:
@@ -63,6 +73,9 @@ class AuditJournal {
   void append_lines(std::string_view lines, std::vector<AuditEntry>&& newest);
   // Only the in-memory part of append_lines(): for lines a background writer appends later.
   void remember_newest(std::vector<AuditEntry>&& newest);
+  // The same for a selection round's answer changes (answer_entry() of each): the newest
+  // keep_recent() of them, kept as references into the round until read.
+  void remember_round(const std::shared_ptr<const scenario::AnswerRound>& round);
   std::size_t keep_recent() const { return keep_recent_; }
   // From now on the file writes (and rotations) run on `writer`'s thread, in the order they
   // are asked for; the in-memory window is still updated at once. Null: write directly again
@@ -82,6 +95,7 @@ class AuditJournal {
   void write_lines(std::string_view lines);  // now, or through writer_
   void write_now(std::string_view lines);
   void remember(AuditEntry&& entry);
+  void trim();
 
   std::string path_;
   std::size_t max_bytes_;
@@ -90,7 +104,14 @@ class AuditJournal {
   BackgroundWriter* writer_ = nullptr;
   int fd_ = -1;                              // with a writer: its thread's alone
   std::size_t file_bytes_ = 0;               // ditto
-  std::deque<AuditEntry> recent_;
+  // An entry, or a change of a round that becomes one when read: a round of 30,000 answer
+  // changes is remembered without building 1,000 entries on the control loop.
+  struct Recent {
+    AuditEntry entry;
+    std::shared_ptr<const scenario::AnswerRound> round;
+    std::uint32_t index = 0;
+  };
+  std::deque<Recent> recent_;
   mutable std::mutex error_mutex_;
   std::optional<std::string> write_error_;
 };

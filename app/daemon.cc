@@ -287,8 +287,8 @@ void Daemon::start_health() {
       &loop_, DaemonMetrics::Sources{server_.get(), health_.get(), gtm_.get(), &config_generation_, version_});
   health_->on_probe([this](const std::vector<std::string>& ids, const health::ProbeResult& r) { metrics_->probe(ids, r); });
   // Called after the publish, once per selection round: one log write, one journal write.
-  gtm_->on_audit([this](const std::vector<scenario::AnswerChange>& c) {
-    record_answer_changes(c, audit_.get(), writer_.get());
+  gtm_->on_audit([this](const std::shared_ptr<const scenario::AnswerRound>& round) {
+    record_answer_changes(round, audit_.get(), writer_.get());
   });
   health_->subscribe(log_health);
   health_->subscribe([this](const health::Changes& c) { history_->record(c); });

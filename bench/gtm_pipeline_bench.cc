@@ -6,6 +6,7 @@
 //
 //   python3 bench/gen_gtm.py pipeline --out /tmp/p --records 10000 [--geo]
 //   build/gtmbench/bench/gtm_pipeline_bench --config /tmp/p/pharos.json --trials 200 [--geo] [--audit-log FILE]
+//       [--journal FILE] [--trials-out trials.csv]
 //
 // A client thread polls one affected name over UDP back to back (one query in flight; its round
 // trip is the polling granularity, printed). Each trial: the client first sees the old answer,
@@ -13,7 +14,9 @@
 // first reply carrying the new answer. Trials alternate down and up.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -45,6 +48,27 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 std::int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+// The control thread sleeps while the client polls, as pharosd's control loop does once a round is
+// out (a spinning wait would take a CPU from the DNS worker, the client and the log writer).
+static_assert(sizeof(std::atomic<int>) == sizeof(int) && std::atomic<int>::is_always_lock_free);
+
+void wake(std::atomic<int>& word) {
+  syscall(SYS_futex, reinterpret_cast<int*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+}
+
+// Until `word` == want or the deadline passes. True if it got there.
+bool wait_until(std::atomic<int>& word, int want, Clock::time_point deadline) {
+  for (;;) {
+    const int seen = word.load(std::memory_order_acquire);
+    if (seen == want) return true;
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return false;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    syscall(SYS_futex, reinterpret_cast<int*>(&word), FUTEX_WAIT_PRIVATE, seen, &ts, nullptr, 0);
+  }
+}
 
 // What the client polls for, set by the control thread before each trial.
 struct Target {
@@ -131,11 +155,15 @@ void client(Shared& s, const sockaddr_in& server) {
       const bool have = first_a(buf, static_cast<std::size_t>(n), a);
       const bool is_new = have && std::memcmp(a, t.expect, 4) == 0;
       if (!is_new) {
-        if (s.ready_gen.load(std::memory_order_relaxed) != gen) s.ready_gen.store(gen, std::memory_order_release);
+        if (s.ready_gen.load(std::memory_order_relaxed) != gen) {
+          s.ready_gen.store(gen, std::memory_order_release);
+          wake(s.ready_gen);
+        }
       } else if (s.ready_gen.load(std::memory_order_relaxed) == gen && s.done_gen.load(std::memory_order_relaxed) != gen) {
         s.t1.store(got, std::memory_order_relaxed);
         s.t1_sent.store(sent, std::memory_order_relaxed);
         s.done_gen.store(gen, std::memory_order_release);
+        wake(s.done_gen);
       }
       break;
     }
@@ -179,7 +207,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config, audit_log, journal_path;
+  std::string config, audit_log, journal_path, trials_path;
   int trials = 200;
   int profile = 0;  // --profile N: only N verdict flips of c-all, no client (for perf/callgrind)
   bool geo = false;
@@ -192,7 +220,8 @@ int main(int argc, char** argv) {
     else if (a == "--audit-log") audit_log = next();
     else if (a == "--journal") journal_path = next();
     else if (a == "--profile") profile = std::stoi(next());
-    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE [--journal FILE]]\n", argv[0]); return 2; }
+    else if (a == "--trials-out") trials_path = next();
+    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE [--journal FILE]] [--trials-out CSV]\n", argv[0]); return 2; }
   }
   if (config.empty() || trials < 2 || trials > 100000) { std::fprintf(stderr, "--config required; --trials 2..100000\n"); return 2; }
   if (!journal_path.empty() && audit_log.empty()) { std::fprintf(stderr, "--journal needs --audit-log\n"); return 2; }
@@ -230,8 +259,12 @@ int main(int argc, char** argv) {
   auto probes = std::make_unique<health::ProbeServices>(&loop);
   auto health = std::make_unique<health::HealthEngine>(&loop, *probes);
   std::uint64_t answer_changes = 0;
+  std::int64_t published_at = 0, audit_ns = 0;  // of the last round: when its answers went out; its audit's cost
   auto gtm = std::make_unique<scenario::GtmEngine>(
-      &loop, [&](std::unique_ptr<const dns::DynamicChoices>&& c) { server->publish_choices(std::move(c)); });
+      &loop, [&](std::unique_ptr<const dns::DynamicChoices>&& c) {
+        server->publish_choices(std::move(c));
+        published_at = now_ns();
+      });
   // As pharosd: after the publish, the round's changes go to a low-priority writer thread that
   // formats and writes the log lines and the audit journal (app/answers.h, app/background_writer.h).
   std::unique_ptr<app::BackgroundWriter> writer;
@@ -245,9 +278,11 @@ int main(int argc, char** argv) {
     if (auto e = journal->open()) { std::fprintf(stderr, "%s\n", e->to_string().c_str()); return 1; }
     journal->set_writer(writer.get());
   }
-  gtm->on_audit([&](const std::vector<scenario::AnswerChange>& c) {
-    answer_changes += c.size();
+  gtm->on_audit([&](const std::shared_ptr<const scenario::AnswerRound>& c) {
+    answer_changes += c->size();
+    const std::int64_t a0 = now_ns();
     if (audit) app::record_answer_changes(c, journal.get(), writer.get());
+    audit_ns = now_ns() - a0;
   });
   health->apply(l.scenarios.health);
   for (const char* id : {"c-one", "c-hundred", "c-all"}) {
@@ -273,6 +308,7 @@ int main(int argc, char** argv) {
       health->force("c-all", i % 2 == 0 ? health::State::kDown : health::State::kUp);
       s.v.push_back(static_cast<double>(now_ns() - t0) / 1e3);
       server->reclaim();
+      if (writer) writer->flush();
     }
     std::printf("--profile: %d flips of c-all (%d records): force()->published p50 %.0f µs, max %.0f µs (load average %s)\n",
                 profile, records, s.pct(50), s.pct(100), loadavg().c_str());
@@ -282,6 +318,15 @@ int main(int argc, char** argv) {
 
   sockaddr_in sa{};
   std::memcpy(&sa, server->bound().at(0).sa(), sizeof sa);
+  // --trials-out: one line per trial, times from the verdict (t0): the publish, the end of the round
+  // (force() returns), the log and journal hand-over's own length, the client's query that saw
+  // the change, its reply.
+  FILE* trials_out = nullptr;
+  if (!trials_path.empty()) {
+    trials_out = std::fopen(trials_path.c_str(), "w");
+    if (trials_out == nullptr) { std::perror(trials_path.c_str()); return 1; }
+    std::fprintf(trials_out, "check,trial,published_us,round_us,handover_us,query_sent_us,answer_us\n");
+  }
   Shared shared;
   std::thread client_thread(client, std::ref(shared), sa);
 
@@ -294,15 +339,16 @@ int main(int argc, char** argv) {
               "log %s, audit journal %s, initial load %.0f ms, load average %s\n",
               records, geo ? "geo (3 regions, client in region eu via ECS)" : "no geo", trials,
               audit ? audit_log.c_str() : "off", journal ? journal_path.c_str() : "off", load_ms, loadavg().c_str());
-  std::printf("\n| verdict moves | trials | force()->published p50 / p99 / max (µs) | verdict->answer received p50 / p99 / max (µs) | "
-              "verdict->query sent p50 (µs) | failed |\n|---|---:|---:|---:|---:|---:|\n");
+  std::printf("\n| verdict moves | trials | verdict->published p50 / p99 / max (µs) | whole round p50 / p99 (µs) | "
+              "of which log+journal hand-over p50 / p99 (µs) | verdict->answer received p50 / p99 / max (µs) | "
+              "verdict->query sent p50 (µs) | failed |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
   int gen = 0;
-  std::string drain_notes;
+  std::string drain_notes, slow_notes;
   int total_failed = 0;
   double worst_p99 = 0;
   for (const Case& c : cases) {
-    Stats inproc, e2e, sendlat, drain;
-    int failed = 0;
+    Stats published, inproc, handover, e2e, sendlat, drain;
+    int failed = 0, slow = 0, slow_publish = 0, slow_query = 0, slow_reply = 0;
     bool up = true;
     const std::string name = "g" + std::to_string(c.poll_record) + ".gtm.test";
     std::uint8_t old_a[4] = {10, 1, static_cast<std::uint8_t>(c.poll_record >> 8), static_cast<std::uint8_t>(c.poll_record)};
@@ -316,18 +362,34 @@ int main(int argc, char** argv) {
       shared.gen.store(++gen, std::memory_order_release);
       // Wait until the client has seen the old answer with a query sent for this generation.
       const auto deadline = Clock::now() + std::chrono::seconds(2);
-      while (shared.ready_gen.load(std::memory_order_acquire) != gen && Clock::now() < deadline) std::this_thread::yield();
-      if (shared.ready_gen.load() != gen) { ++failed; break; }
+      if (!wait_until(shared.ready_gen, gen, deadline)) { ++failed; break; }
+      published_at = 0;
+      audit_ns = 0;
       const std::int64_t t0 = now_ns();
       health->force(c.check, going_down ? health::State::kDown : health::State::kUp);
       const std::int64_t tp = now_ns();
       up = !going_down;
-      while (shared.done_gen.load(std::memory_order_acquire) != gen && Clock::now() < deadline + std::chrono::seconds(1))
-        std::this_thread::yield();
-      if (shared.done_gen.load() != gen) { ++failed; continue; }
-      inproc.v.push_back(static_cast<double>(tp - t0) / 1e3);
-      e2e.v.push_back(static_cast<double>(shared.t1.load() - t0) / 1e3);
-      sendlat.v.push_back(static_cast<double>(shared.t1_sent.load() - t0) / 1e3);
+      if (!wait_until(shared.done_gen, gen, deadline + std::chrono::seconds(1))) { ++failed; continue; }
+      const double pub_us = static_cast<double>(published_at - t0) / 1e3;
+      const double in_us = static_cast<double>(tp - t0) / 1e3;
+      const double e2e_us = static_cast<double>(shared.t1.load() - t0) / 1e3;
+      const double sent_us = static_cast<double>(shared.t1_sent.load() - t0) / 1e3;
+      published.v.push_back(pub_us);
+      inproc.v.push_back(in_us);
+      handover.v.push_back(static_cast<double>(audit_ns) / 1e3);
+      e2e.v.push_back(e2e_us);
+      sendlat.v.push_back(sent_us);
+      if (trials_out)
+        std::fprintf(trials_out, "%s,%d,%.1f,%.1f,%.1f,%.1f,%.1f\n", c.check, t, pub_us, in_us,
+                     static_cast<double>(audit_ns) / 1e3, sent_us, e2e_us);
+      if (e2e_us >= 1000) {
+        // Where the time went: before the publish; between the publish and the client's query
+        // that saw it (the client did not get the CPU); or between that query and its reply.
+        ++slow;
+        if (pub_us >= 500) ++slow_publish;
+        else if (sent_us - pub_us >= 500) ++slow_query;
+        else if (e2e_us - sent_us >= 500) ++slow_reply;
+      }
       // Between trials: what the daemon's loop does meanwhile (timers; the 100 ms reclaim).
       uv_run(&loop, UV_RUN_NOWAIT);
       server->reclaim();
@@ -348,10 +410,22 @@ int main(int argc, char** argv) {
     const double p99 = e2e.pct(99);
     worst_p99 = std::max(worst_p99, p99);
     total_failed += failed;
-    std::printf("| %s (%d; %.0f answer changes per verdict) | %zu | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.0f | %d |\n",
+    std::printf("| %s (%d; %.0f answer changes per verdict) | %zu | %.0f / %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | "
+                "%.0f / %.0f / %.0f | %.0f | %d |\n",
                 c.label, c.records_moved, forces ? static_cast<double>(moved) / forces : 0.0, e2e.v.size(),
-                inproc.pct(50), inproc.pct(99), inproc.pct(100), e2e.pct(50), p99, e2e.pct(100), sendlat.pct(50), failed);
+                published.pct(50), published.pct(99), published.pct(100), inproc.pct(50), inproc.pct(99), handover.pct(50),
+                handover.pct(99), e2e.pct(50), p99, e2e.pct(100), sendlat.pct(50), failed);
     std::fflush(stdout);
+    if (slow > 0) {
+      char note[320];
+      std::snprintf(note, sizeof note,
+                    "- %s: %d of %zu trials took 1 ms or more: %d published 500 µs or more after the verdict, %d whose "
+                    "client sent its next query 500 µs or more after the publish, %d whose reply came 500 µs or more "
+                    "after its query, %d other\n",
+                    c.label, slow, e2e.v.size(), slow_publish, slow_query, slow_reply,
+                    slow - slow_publish - slow_query - slow_reply);
+      slow_notes += note;
+    }
     if (!drain.v.empty()) {
       char note[200];
       std::snprintf(note, sizeof note, "- %s: the round's log and journal were written %.0f / %.0f µs (p50 / p99) after the trial\n",
@@ -363,10 +437,14 @@ int main(int argc, char** argv) {
   client_thread.join();
   Stats rtt;
   for (auto x : shared.rtts) rtt.v.push_back(static_cast<double>(x) / 1e3);
+  const auto slow_rtts = std::count_if(rtt.v.begin(), rtt.v.end(), [](double us) { return us >= 1000; });
   std::printf("\nClient polling: %llu queries sent, %llu answered, %llu timed out (500 ms); round trip p50 %.1f µs, "
-              "p99 %.1f µs (the polling granularity: one query in flight, sent as soon as the previous reply arrived).\n",
+              "p99 %.1f µs, p99.9 %.1f µs, %lld of 1 ms or more (the polling granularity: one query in flight, sent as "
+              "soon as the previous reply arrived; the slow ones are the machine's noise floor).\n",
               static_cast<unsigned long long>(shared.sent), static_cast<unsigned long long>(shared.received),
-              static_cast<unsigned long long>(shared.timeouts), rtt.pct(50), rtt.pct(99));
+              static_cast<unsigned long long>(shared.timeouts), rtt.pct(50), rtt.pct(99), rtt.pct(99.9),
+              static_cast<long long>(slow_rtts));
+  if (!slow_notes.empty()) std::printf("\nSlow trials:\n%s", slow_notes.c_str());
   if (!drain_notes.empty())
     std::printf("\nEach verdict waited for the previous round's log and journal to be written (the writer thread, in the "
                 "background; a check changes at most once per probe interval):\n%s", drain_notes.c_str());
@@ -374,6 +452,7 @@ int main(int argc, char** argv) {
   std::printf("Target: p99 verdict->answer under 1000 µs for every case: %s (worst p99 %.0f µs)%s\n",
               worst_p99 < 1000 ? "met" : "MISSED", worst_p99, total_failed ? "; some trials failed" : "");
 
+  if (trials_out) std::fclose(trials_out);
   gtm->stop();
   health->stop();
   probes->close();

@@ -63,6 +63,9 @@ class DynamicChoices {
  public:
   DynamicChoices(std::size_t slots, std::size_t regions)
       : regions_(regions), choice_(slots * regions, 0) {}
+  // From choices laid out as this class keeps them: [slot * regions + region].
+  DynamicChoices(std::size_t regions, const std::vector<std::uint32_t>& choice)
+      : regions_(regions), choice_(choice) {}
   void set(std::size_t slot, std::size_t region, std::uint32_t choice) { choice_[slot * regions_ + region] = choice; }
   std::uint32_t get(std::size_t slot, std::size_t region) const { return choice_[slot * regions_ + region]; }
   std::size_t slots() const { return regions_ == 0 ? 0 : choice_.size() / regions_; }

@@ -2,6 +2,7 @@
 #include "scenario/gtm_engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <tuple>
 #include <unordered_map>
 
@@ -40,8 +41,8 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   const std::size_t old_regions = regions_;
   if (old_regions == new_regions) {
     previous.reserve(gtm_.records.size());
-    for (std::size_t i = 0; i < gtm_.records.size() && i < keys_.size(); ++i)
-      previous.emplace(memory_id(keys_[i], gtm_.records[i].chain), i);
+    for (std::size_t i = 0; i < gtm_.records.size() && names_ && i < names_->records.size(); ++i)
+      previous.emplace(memory_id(names_->records[i], gtm_.records[i].chain), i);
   }
   // Scenario values and DC states carry over by name (stuck-state protection across a reload).
   std::unordered_map<std::string, std::pair<char, char>> old_scenarios, old_dcs;
@@ -56,6 +57,10 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   region_names_.assign(1, "");
   for (const auto& r : gtm_.regions) region_names_.push_back(r.name);
   region_names_.resize(regions_);
+  // New names: rounds still held by the audit keep the old ones.
+  names_ = std::make_shared<AnswerRound::Names>();
+  names_->regions = region_names_;
+  std::vector<std::string>& keys = names_->records;
 
   // Scenario IDs: the config's, then names records use that it lacks.
   scenario_names_.clear();
@@ -93,8 +98,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   };
 
   const std::size_t n = gtm_.records.size();
-  keys_.clear();
-  keys_.reserve(n);
+  keys.reserve(n);
   info_.assign(n, RecordInfo{});
   entries_.clear();
   geo_orders_.clear();
@@ -109,7 +113,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   for (std::size_t i = 0; i < n; ++i) {
     const GtmRecord& r = gtm_.records[i];
     const auto rec = static_cast<std::uint32_t>(i);
-    keys_.push_back(r.key());
+    keys.push_back(r.key());
     RecordInfo& info = info_[i];
     info.entries = static_cast<std::uint32_t>(entries_.size());
     info.size = static_cast<std::uint32_t>(r.chain.size());
@@ -152,7 +156,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
     }
   }
   index_.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) index_.emplace(keys_[i], static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < n; ++i) index_.emplace(keys[i], static_cast<std::uint32_t>(i));
   scenario_records_.resize(scenario_names_.size());
   dc_records_.resize(dc_names_.size());
 
@@ -172,7 +176,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   std::vector<RegionState> state(n * regions_);
   for (std::size_t i = 0; i < n; ++i) {
     if (previous.empty()) break;
-    auto it = previous.find(memory_id(keys_[i], gtm_.records[i].chain));
+    auto it = previous.find(memory_id(keys[i], gtm_.records[i].chain));
     if (it == previous.end()) continue;
     for (std::size_t reg = 0; reg < regions_; ++reg)
       state[i * regions_ + reg] = units_[slot_unit_[it->second * old_regions + reg]].state;
@@ -193,10 +197,7 @@ std::unique_ptr<dns::DynamicChoices> GtmEngine::apply(GtmConfig gtm, std::size_t
   ++round_;
   for (std::size_t i = 0; i < n; ++i) select_record(i, now);
   report("configuration", now);
-  auto out = std::make_unique<dns::DynamicChoices>(n, regions_);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t reg = 0; reg < regions_; ++reg) out->set(i, reg, choices_[i * regions_ + reg]);
-  return out;
+  return std::make_unique<dns::DynamicChoices>(regions_, choices_);
 }
 
 void GtmEngine::mark_dirty(const std::vector<std::uint32_t>& records) {
@@ -417,6 +418,34 @@ void GtmEngine::flush(const std::string& cause) {
   if (on_selection_) on_selection_();
 }
 
+std::shared_ptr<const AnswerRound> AnswerRound::copy_of(const std::vector<AnswerChange>& changes) {
+  auto round = std::make_shared<AnswerRound>();
+  auto names = std::make_shared<Names>();
+  round->changes_.reserve(changes.size());
+  names->records.reserve(changes.size());
+  for (const AnswerChange& c : changes) {
+    auto region = std::find(names->regions.begin(), names->regions.end(), c.region);
+    if (region == names->regions.end()) region = names->regions.emplace(names->regions.end(), c.region);
+    // Consecutive changes usually share their texts (one unit's records).
+    if (round->texts_.empty() || round->texts_.back().from != c.from || round->texts_.back().to != c.to ||
+        round->texts_.back().reason != c.reason || round->texts_.back().cause != c.cause || round->texts_.back().at != c.at)
+      round->texts_.push_back(Texts{std::string(c.from), std::string(c.to), std::string(c.reason), std::string(c.cause), c.at});
+    round->changes_.push_back(Change{static_cast<std::uint32_t>(names->records.size()),
+                                     static_cast<std::uint32_t>(region - names->regions.begin()),
+                                     static_cast<std::uint32_t>(round->texts_.size() - 1)});
+    names->records.emplace_back(c.record);
+  }
+  round->names_ = std::move(names);
+  return round;
+}
+
+std::vector<AnswerChange> AnswerRound::changes() const {
+  std::vector<AnswerChange> out;
+  out.reserve(size());
+  for (std::size_t i = 0; i < size(); ++i) out.push_back((*this)[i]);
+  return out;
+}
+
 std::string AnswerChange::full_reason() const {
   std::string out;
   out.reserve(reason.size() + cause.size() + 3);
@@ -449,7 +478,7 @@ std::string_view GtmEngine::label(const GtmRecord& r, const Decision& d) {
   return it->second;
 }
 
-std::string_view GtmEngine::reason(const Unit& u) {
+std::string_view GtmEngine::reason(const Unit& u, std::string& scratch) {
   const Shape& shape = shapes_[u.shape];
   const RegionState& st = u.state;
   const Decision& d = st.decision;
@@ -474,11 +503,27 @@ std::string_view GtmEngine::reason(const Unit& u) {
     cacheable = true;
     kind = kFailOpenServes;
   }
-  if (!cacheable) return texts_.emplace_back(selection_of(r, d, o, st.memory).reason);
+  if (!cacheable) return scratch = selection_of(r, d, o, st.memory).reason;
   const std::int32_t dc = entries_[info_[shape.record].entries + static_cast<std::size_t>(d.entry)].dc;
   auto [it, added] = labels_.try_emplace(label_key(kind, dc, d.entry));
   if (added) it->second = selection_of(r, d, o, st.memory).reason;
   return it->second;
+}
+
+std::shared_ptr<AnswerRound> GtmEngine::take_round() {
+  // A round nobody else holds any more (the log writer has written it, the journal has moved
+  // on) is reused, with its memory: the texts' strings and the changes' array stay allocated
+  // and faulted in, and they are freed on this thread, never on the writer's.
+  constexpr std::size_t kPool = 4;
+  for (auto& r : rounds_) {
+    if (r.use_count() != 1) continue;
+    // The other holders' last reads of it happen before the release of their reference.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return r;
+  }
+  auto r = std::make_shared<AnswerRound>();
+  if (rounds_.size() < kPool) rounds_.push_back(r);
+  return r;
 }
 
 void GtmEngine::report(const std::string& cause, SystemTime now) {
@@ -488,38 +533,47 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
     if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
     return;
   }
-  std::vector<AnswerChange>& out = report_;  // reused: no allocation (and no fresh pages) per round
-  out.clear();
-  out.reserve(moved_.size());
+  std::shared_ptr<AnswerRound> round = take_round();
+  round->names_ = names_;
+  round->changes_.clear();
+  round->changes_.reserve(moved_.size());
+  std::size_t texts = 0;
+  std::string scratch;
   for (const Moved& m : moved_) {
     // The texts are the unit's: built once per round for every slot that shares it.
     Unit& u = unit(m.record, m.region);
     if (u.texts_round != round_) {
+      if (texts == round->texts_.size()) round->texts_.emplace_back();
+      AnswerRound::Texts& t = round->texts_[texts];
       const GtmRecord& r = gtm_.records[shapes_[u.shape].record];
-      u.from_text = label(r, u.from);
-      u.to_text = label(r, u.state.decision);
-      u.reason_text = reason(u);
+      t.from = label(r, u.from);
+      t.to = label(r, u.state.decision);
+      t.reason = reason(u, scratch);
+      t.cause = cause;
+      t.at = now;
+      u.texts = static_cast<std::uint32_t>(texts++);
       u.texts_round = round_;
     }
-    out.push_back(AnswerChange{keys_[m.record], region_names_[m.region], u.from_text, u.to_text, u.reason_text, cause, now});
+    round->changes_.push_back(AnswerRound::Change{m.record, m.region, u.texts});
   }
   moved_.clear();
-  audit_(out);
-  out.clear();
-  texts_.clear();
-  // Kept for the next round up to 65,536 changes (7 MB), so that a verdict moving 10,000 records
-  // in 3 regions does not fault in fresh pages every time; a bigger burst (a reload or a verdict
+  // The texts beyond this round's are kept (their strings' memory) only while few.
+  if (round->texts_.size() > std::max<std::size_t>(texts, 64)) round->texts_.resize(texts);
+  audit_(round);
+  // Kept for the next round up to 65,536 changes, so that a verdict moving 10,000 records in 3
+  // regions does not fault in fresh pages every time; a bigger burst (a reload or a verdict
   // moving 100,000 records) gives its memory back.
-  if (report_.capacity() > kKeepChanges) std::vector<AnswerChange>().swap(report_);
+  if (round->changes_.capacity() > kKeepChanges && round.use_count() <= 2) {
+    // Only the pool and this function hold it: shrink it now, on this thread.
+    std::vector<AnswerRound::Change>().swap(round->changes_);
+    round->texts_.clear();
+  }
   if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
 }
 
 void GtmEngine::publish() {
-  auto c = std::make_unique<dns::DynamicChoices>(gtm_.records.size(), regions_);
-  for (std::size_t i = 0; i < gtm_.records.size(); ++i)
-    for (std::size_t reg = 0; reg < regions_; ++reg) c->set(i, reg, choices_[i * regions_ + reg]);
   ++publishes_;
-  publish_(std::move(c));
+  publish_(std::make_unique<dns::DynamicChoices>(regions_, choices_));
 }
 
 bool GtmEngine::resume(const std::string& key, const std::string& dc) {
@@ -583,7 +637,7 @@ SavedGtm GtmEngine::save() const {
       if (st.selected) r.regions.push_back(SavedRegion{region_names_[reg], st.memory});
     }
     if (r.regions.empty()) continue;
-    r.key = keys_[i];
+    r.key = key(i);
     for (const auto& e : gtm_.records[i].chain) r.chain.push_back(e.dc);
     out.records.push_back(std::move(r));
   }
@@ -620,7 +674,7 @@ void GtmEngine::apply_saved(const SavedGtm& saved, std::vector<RegionState>& sta
   restored_records_ = 0;
   for (std::size_t i = 0; i < gtm_.records.size(); ++i) {
     const GtmRecord& r = gtm_.records[i];
-    auto found = by_id.find(memory_id(keys_[i], r.chain));
+    auto found = by_id.find(memory_id(key(i), r.chain));
     if (found == by_id.end()) continue;
     bool selected = false;
     for (std::size_t reg = 0; reg < regions_; ++reg) selected = selected || state[i * regions_ + reg].selected;

@@ -13,8 +13,8 @@
 
 #include <uv.h>
 
-#include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,9 +32,7 @@
 
 namespace pharos::scenario {
 
-// One answer change, for the log and the audit journal. The engine builds these after it has
-// published the new answers and hands over every change of one selection round at once. The
-// texts are views into the engine: valid during the audit callback only.
+// One answer change, for the log and the audit journal: views into the AnswerRound it comes from.
 struct AnswerChange {
   std::string_view record;   // "www.example.com./A"
   std::string_view region;   // "" for clients in no region
@@ -45,6 +43,70 @@ struct AnswerChange {
   SystemTime at{};
   // "<reason> (<cause>)", as the log and the audit journal write it.
   std::string full_reason() const;
+};
+
+// The answer changes of one selection round, in record order, as the engine hands them over
+// after it has published the new answers. A round owns its texts and shares the record and
+// region names of its configuration (immutable), so it can go to another thread (the log
+// writer, the audit journal's memory) and outlive a reload. The changes of the slots that share
+// a unit share one set of texts: a verdict that moves 30,000 answers is 30,000 index triples
+// and a few strings, so handing it over costs the control loop little after the publish.
+//
+//   engine.on_audit([&](const std::shared_ptr<const AnswerRound>& round) {
+//     for (const AnswerChange& c : *round) ...;           // or keep `round` for later
+//   });
+class AnswerRound {
+ public:
+  struct Names {                          // of one configuration
+    std::vector<std::string> records;     // GtmRecord::key() by record index
+    std::vector<std::string> regions;     // by region index; [0] = ""
+  };
+  // A round that copies `changes` (every text): for changes not made by the engine.
+  static std::shared_ptr<const AnswerRound> copy_of(const std::vector<AnswerChange>& changes);
+
+  std::size_t size() const { return changes_.size(); }
+  bool empty() const { return changes_.empty(); }
+  AnswerChange operator[](std::size_t i) const {
+    const Change& c = changes_[i];
+    const Texts& t = texts_[c.texts];
+    return AnswerChange{names_->records[c.record], names_->regions[c.region], t.from, t.to, t.reason, t.cause, t.at};
+  }
+  std::vector<AnswerChange> changes() const;  // all of them, as views into this round
+
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = AnswerChange;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = AnswerChange;
+    Iterator(const AnswerRound* round, std::size_t i) : round_(round), i_(i) {}
+    AnswerChange operator*() const { return (*round_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const AnswerRound* round_;
+    std::size_t i_;
+  };
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, size()); }
+
+ private:
+  friend class GtmEngine;
+  struct Texts {                          // what the changes of one unit say
+    std::string from, to, reason, cause;
+    SystemTime at{};
+  };
+  struct Change {
+    std::uint32_t record, region, texts;  // Names::records, Names::regions, texts_
+  };
+  std::shared_ptr<const Names> names_;
+  std::vector<Texts> texts_;              // kept at their size when a round is reused (their memory)
+  std::vector<Change> changes_;
 };
 
 // What of the pipeline survives a restart (scenario/state_file.h writes it).
@@ -81,8 +143,10 @@ std::string scenario_formula(const ScenarioSpec& scenario);
 class GtmEngine {
  public:
   using Publish = std::function<void(std::unique_ptr<const dns::DynamicChoices>&&)>;
-  // Every answer change of one selection round (in record order), after the publish.
-  using Audit = std::function<void(const std::vector<AnswerChange>&)>;
+  // Every answer change of one selection round (in record order), after the publish. The
+  // callback may keep the round (or hand it to another thread): the engine reuses a round's
+  // memory only once nobody else holds it.
+  using Audit = std::function<void(const std::shared_ptr<const AnswerRound>&)>;
   using WallClock = std::function<SystemTime()>;
 
   GtmEngine(uv_loop_t* loop, Publish publish, WallClock wall = [] { return std::chrono::system_clock::now(); });
@@ -132,7 +196,7 @@ class GtmEngine {
   Decision decision(std::size_t record, std::size_t region) const {
     return state(record, region).decision;
   }
-  const std::string& key(std::size_t record) const { return keys_[record]; }  // GtmRecord::key()
+  const std::string& key(std::size_t record) const { return names_->records[record]; }  // GtmRecord::key()
   struct ScenarioView {
     std::string name;
     std::string formula;   // scenario_formula()
@@ -200,8 +264,8 @@ class GtmEngine {
     bool moved = false;                         // in that round: its answer changed
     bool audit = false;                         // ... and the change is reported (not a first selection)
     Decision from;                              // its decision before that round
-    std::uint64_t texts_round = 0;              // round of the texts below (report())
-    std::string_view from_text, to_text, reason_text;
+    std::uint64_t texts_round = 0;              // round of `texts` (report())
+    std::uint32_t texts = 0;                    // its AnswerRound::texts_ index in that round
   };
   struct Moved {                                // an answer that moved in the running round
     std::uint32_t record;
@@ -231,8 +295,10 @@ class GtmEngine {
   void flush(const std::string& cause);
   void publish();
   void report(const std::string& cause, SystemTime now);  // the audit of moved_, then clears it
+  std::shared_ptr<AnswerRound> take_round();
   std::string_view label(const GtmRecord& r, const Decision& d);          // describe(), cached
-  std::string_view reason(const Unit& u);                                  // selection reason text, cached
+  // The selection reason text: cached, or built in `scratch`.
+  std::string_view reason(const Unit& u, std::string& scratch);
   std::uint32_t choice_of(const GtmRecord& r, const Decision& d) const;
   Selection selection(std::size_t record, std::size_t region) const;
   void apply_saved(const SavedGtm& saved, std::vector<RegionState>& state);
@@ -250,8 +316,8 @@ class GtmEngine {
   GtmConfig gtm_;
   std::size_t regions_ = 1;
   std::vector<std::string> region_names_;        // by region index; [0] = ""
-  std::vector<std::string> keys_;                // by record: GtmRecord::key()
-  std::unordered_map<std::string_view, std::uint32_t> index_;  // key (in keys_) -> record
+  std::shared_ptr<AnswerRound::Names> names_;    // record keys and region names, for rounds too
+  std::unordered_map<std::string_view, std::uint32_t> index_;  // key (in names_) -> record
   std::vector<RecordInfo> info_;                 // by record
   std::vector<EntryRef> entries_;                // chain entries of every record, in record order
   std::vector<std::vector<int>> identity_;       // [n]: 0..n-1, the order of records without geo
@@ -281,8 +347,7 @@ class GtmEngine {
   std::size_t dirty_count_ = 0;
   std::vector<Moved> moved_;                     // reused between rounds
   std::unordered_map<std::uint64_t, std::string> labels_;  // entry labels and reasons by (kind, DC, entry)
-  std::deque<std::string> texts_;                // the other texts of one report (stable addresses)
-  std::vector<AnswerChange> report_;             // reused between rounds
+  std::vector<std::shared_ptr<AnswerRound>> rounds_;  // reused once the audit no longer holds them
   std::vector<bool> healthy_, known_;            // reused by select_record
   std::vector<char> scenario_touched_;           // reused by refresh_inputs
   std::vector<std::int32_t> scenario_work_;

@@ -14,6 +14,7 @@
 
 #include "app/answers.h"
 #include "app/log.h"
+#include "scenario/gtm_engine.h"
 #include "tests/app/pharosd_harness.h"
 
 namespace pharos::app {
@@ -225,5 +226,45 @@ TEST(AnswerLog, SharedPartsGiveTheSameLinesAsOneCallEach) {
   EXPECT_EQ(again.recent(300)[7].subject, records[7]);
   EXPECT_EQ(again.recent(300)[3 * 20 / 7 + 3].reason, changes[3 * 20 / 7 + 3].full_reason());
 }
+
+// The journal's memory keeps a round's newest changes as references into the round: read back
+// they are the entries answer_entry() makes, in order with the entries appended around them,
+// and only the newest keep_recent() of all of them stay.
+TEST(AuditJournal, RoundsInTheWindowReadAsTheirEntriesInOrder) {
+  const scenario::SystemTime at = scenario::SystemTime{} + std::chrono::hours(490'000);
+  auto round_of = [&](int first, int n) {
+    std::vector<std::string> names;
+    for (int i = first; i < first + n; ++i) names.push_back("r" + std::to_string(i) + ".example.com./A");
+    std::vector<scenario::AnswerChange> changes;
+    for (int i = 0; i < n; ++i)
+      changes.push_back({names[static_cast<std::size_t>(i)], i % 2 ? "eu" : "", "entry 0 (dc1)", "entry 1 (dc2)",
+                         "entry 1 (dc2) is the first healthy entry", "health change", at});
+    return scenario::AnswerRound::copy_of(changes);  // copies the texts: `names` may go
+  };
+  AuditJournal journal({}, AuditJournal::kDefaultMaxBytes, 5);
+  journal.append(entry(1));
+  journal.remember_round(round_of(0, 3));
+  EXPECT_EQ(journal.size(), 4u);
+  std::vector<AuditEntry> r = journal.recent(10);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].reason, entry(1).reason);
+  EXPECT_EQ(r[1].subject, "r0.example.com./A");
+  EXPECT_EQ(r[2].region, "eu");
+  EXPECT_EQ(r[3].kind, "answer");
+  EXPECT_EQ(r[3].by, "pipeline");
+  EXPECT_EQ(r[3].reason, "entry 1 (dc2) is the first healthy entry (health change)");
+  EXPECT_EQ(AuditJournal::to_json(r[3]), AuditJournal::to_json(answer_entry((*round_of(2, 1))[0])));
+
+  // A round bigger than the window: only its newest; then an operator entry after it.
+  journal.remember_round(round_of(100, 8));
+  journal.append(entry(2));
+  r = journal.recent(10);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].subject, "r104.example.com./A");
+  EXPECT_EQ(r[3].subject, "r107.example.com./A");
+  EXPECT_EQ(r[4].reason, entry(2).reason);
+  EXPECT_EQ(journal.recent(2)[0].subject, "r107.example.com./A");
+}
+
 }  // namespace
 }  // namespace pharos::app

@@ -3,6 +3,8 @@
 // onlyNew with an operator resume, startup before any result, and a restart from saved state.
 #include "scenario/gtm_engine.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "scenario/render.h"
@@ -64,9 +66,9 @@ class GtmEngineTest : public ::testing::Test {
     engine_ = std::make_unique<GtmEngine>(
         &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { published_.push_back(std::move(c)); },
         [this] { return now_; });
-    engine_->on_audit([this](const std::vector<AnswerChange>& round) {
+    engine_->on_audit([this](const std::shared_ptr<const AnswerRound>& round) {
       ++rounds_;
-      for (const auto& c : round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
+      for (const AnswerChange& c : *round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
     });
     config_ = std::move(config);
     initial_ = engine_->apply(config_, regions, health_);
@@ -88,9 +90,9 @@ class GtmEngineTest : public ::testing::Test {
     engine_ = std::make_unique<GtmEngine>(
         &loop_, [this](std::unique_ptr<const dns::DynamicChoices>&& c) { published_.push_back(std::move(c)); },
         [this] { return now_; });
-    engine_->on_audit([this](const std::vector<AnswerChange>& round) {
+    engine_->on_audit([this](const std::shared_ptr<const AnswerRound>& round) {
       ++rounds_;
-      for (const auto& c : round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
+      for (const AnswerChange& c : *round) audit_.push_back(std::string(c.region) + ":" + std::string(c.from) + "->" + std::string(c.to));
     });
     if (with_state) {
       health_.restore(h, now_);
@@ -652,8 +654,8 @@ TEST_F(GtmEngineTest, AuditTextsEqualTheSelectionsTexts) {
   c.debounce = Millis(0);
   GtmEngine& e = make(c);
   std::vector<std::string> reasons;
-  e.on_audit([&](const std::vector<AnswerChange>& round) {
-    for (const auto& ch : round) {
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) {
+    for (const AnswerChange& ch : *round) {
       reasons.push_back(std::string(ch.record) + " " + std::string(ch.from) + " -> " + std::string(ch.to) + ": " +
                         ch.full_reason());
     }
@@ -674,6 +676,63 @@ TEST_F(GtmEngineTest, AuditTextsEqualTheSelectionsTexts) {
   EXPECT_EQ(e.view()[0].regions[0].selection.reason, "entry 0 (dc1) is the first healthy entry");
 }
 
+
+// A round the audit callback keeps (as the log writer and the journal do) stays as it was while
+// later rounds run and after a reload renames everything; a round nobody keeps is reused.
+TEST_F(GtmEngineTest, AKeptAuditRoundOutlivesLaterRoundsAndAReload) {
+  GtmConfig c;
+  GtmRecord r = www();
+  r.geo["us"] = {"dc2", "dc1"};
+  c.regions = {RegionSpec{"eu", {}}, RegionSpec{"us", {}}};
+  c.records = {r, www()};
+  c.records[1].name = "other.example.com.";
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c, 3);
+  set("dc1", true);
+  set("dc2", true);
+  auto texts = [](const AnswerRound& round) {
+    std::vector<std::string> out;
+    for (const AnswerChange& ch : round)
+      out.push_back(std::string(ch.record) + "@" + std::string(ch.region) + " " + std::string(ch.from) + " -> " +
+                    std::string(ch.to) + ": " + ch.full_reason());
+    return out;
+  };
+  std::vector<std::shared_ptr<const AnswerRound>> kept;
+  std::vector<std::vector<std::string>> seen;  // each kept round's texts when it was handed over
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) {
+    kept.push_back(round);
+    seen.push_back(texts(*round));
+  });
+  set("dc1", false);
+  set("dc1", true);
+  set("dc2", false);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(seen[0], (std::vector<std::string>{
+                         "www.example.com./A@ entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                         "www.example.com./A@eu entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                         "other.example.com./A@ entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                     }));
+  EXPECT_EQ(seen[2], (std::vector<std::string>{
+                         "www.example.com./A@us entry 1 (dc2) -> entry 0 (dc1): entry 0 (dc1) is the first healthy entry (health change)",
+                     }));
+  // A reload with other names: the kept rounds still name the old records.
+  GtmConfig renamed = c;
+  renamed.records[0].name = "new.example.com.";
+  renamed.records[1].name = "new2.example.com.";
+  e.apply(renamed, 3, health_);
+  set("dc2", true);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(texts(*kept[i]), seen[i]) << i;
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(texts(*kept[3]).front().substr(0, 20), "new.example.com./A@u");
+
+  // Rounds nobody holds any more are reused (their memory with them).
+  std::vector<const AnswerRound*> addresses;
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) { addresses.push_back(round.get()); });
+  kept.clear();
+  for (int i = 0; i < 6; ++i) set("dc1", i % 2 == 1);
+  ASSERT_EQ(addresses.size(), 6u);
+  EXPECT_EQ(std::set<const AnswerRound*>(addresses.begin(), addresses.end()).size(), 1u);
+}
 
 // Records of one shape decide once per round; a record an operator resumes gets a state of its own
 // and answers apart from the others from then on.
@@ -736,8 +795,8 @@ TEST_F(GtmEngineTest, AChangeInOneGroupLeavesTheOtherGroupsIntact) {
   set("dc1", true);
   set("dc2", true);
   std::vector<std::string> records;
-  e.on_audit([&](const std::vector<AnswerChange>& round) {
-    for (const auto& ch : round) records.push_back(std::string(ch.record) + " " + std::string(ch.to));
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) {
+    for (const AnswerChange& ch : *round) records.push_back(std::string(ch.record) + " " + std::string(ch.to));
   });
   now_ += seconds(1);
   e.on_health(health_.record("u1", health::ProbeResult{true, "", {}}, now_), health_);
