@@ -209,7 +209,8 @@ struct Case {
 int main(int argc, char** argv) {
   std::string config, audit_log, journal_path, trials_path;
   int trials = 200;
-  int profile = 0;  // --profile N: only N verdict flips of c-all, no client (for perf/callgrind)
+  int profile = 0;   // --profile N: only N verdict flips of c-all, no client (for perf/callgrind)
+  int pause_ms = 2;  // --pause: between trials (after the writer has written the previous round)
   bool geo = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -221,9 +222,11 @@ int main(int argc, char** argv) {
     else if (a == "--journal") journal_path = next();
     else if (a == "--profile") profile = std::stoi(next());
     else if (a == "--trials-out") trials_path = next();
-    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE [--journal FILE]] [--trials-out CSV]\n", argv[0]); return 2; }
+    else if (a == "--pause") pause_ms = std::stoi(next());
+    else { std::fprintf(stderr, "usage: %s --config pharos.json [--trials N] [--geo] [--audit-log FILE [--journal FILE]] [--trials-out CSV] [--pause MS]\n", argv[0]); return 2; }
   }
   if (config.empty() || trials < 2 || trials > 100000) { std::fprintf(stderr, "--config required; --trials 2..100000\n"); return 2; }
+  if (pause_ms < 0 || pause_ms > 10000) { std::fprintf(stderr, "--pause: 0..10000 ms\n"); return 2; }
   if (!journal_path.empty() && audit_log.empty()) { std::fprintf(stderr, "--journal needs --audit-log\n"); return 2; }
 
   const auto l0 = Clock::now();
@@ -393,7 +396,7 @@ int main(int argc, char** argv) {
       // Between trials: what the daemon's loop does meanwhile (timers; the 100 ms reclaim).
       uv_run(&loop, UV_RUN_NOWAIT);
       server->reclaim();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
       // The next verdict comes once the log and journal of this one are written, as checks change
       // at most once per probe interval: without this, 400 rounds of 10,000 lines a second fill
       // the writer's queue and each round waits for room (the bound), which is the writer's
