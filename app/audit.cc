@@ -199,6 +199,15 @@ void AuditJournal::remember_round(const std::shared_ptr<const scenario::AnswerRo
   for (std::size_t i = n - std::min(n, keep_recent_); i < n; ++i)
     recent_.push_back(Recent{AuditEntry{}, round, static_cast<std::uint32_t>(i)});
   trim();
+  // Only the newest round stays referenced: the entries of an older one still in the window
+  // become entries now. The journal then never pins more than one round (and the names of its
+  // configuration, which a reload may have replaced), whatever mix of rounds comes.
+  for (Recent& r : recent_) {
+    if (r.round == round) break;
+    if (!r.round) continue;
+    r.entry = answer_entry((*r.round)[r.index]);
+    r.round.reset();
+  }
 }
 
 void AuditJournal::append(AuditEntry entry) {

@@ -74,7 +74,8 @@ class AuditJournal {
   // Only the in-memory part of append_lines(): for lines a background writer appends later.
   void remember_newest(std::vector<AuditEntry>&& newest);
   // The same for a selection round's answer changes (answer_entry() of each): the newest
-  // keep_recent() of them, kept as references into the round until read.
+  // keep_recent() of them, kept as references into the round until read or until the next
+  // round comes (only the newest round is referenced).
   void remember_round(const std::shared_ptr<const scenario::AnswerRound>& round);
   std::size_t keep_recent() const { return keep_recent_; }
   // From now on the file writes (and rotations) run on `writer`'s thread, in the order they

@@ -229,7 +229,7 @@ TEST(AnswerLog, SharedPartsGiveTheSameLinesAsOneCallEach) {
 
 // The journal's memory keeps a round's newest changes as references into the round: read back
 // they are the entries answer_entry() makes, in order with the entries appended around them,
-// and only the newest keep_recent() of all of them stay.
+// and only the newest keep_recent() of all of them stay; only the newest round stays referenced.
 TEST(AuditJournal, RoundsInTheWindowReadAsTheirEntriesInOrder) {
   const scenario::SystemTime at = scenario::SystemTime{} + std::chrono::hours(490'000);
   auto round_of = [&](int first, int n) {
@@ -255,7 +255,19 @@ TEST(AuditJournal, RoundsInTheWindowReadAsTheirEntriesInOrder) {
   EXPECT_EQ(r[3].reason, "entry 1 (dc2) is the first healthy entry (health change)");
   EXPECT_EQ(AuditJournal::to_json(r[3]), AuditJournal::to_json(answer_entry((*round_of(2, 1))[0])));
 
-  // A round bigger than the window: only its newest; then an operator entry after it.
+  // A round bigger than the window: only its newest; then an operator entry after it. The
+  // journal lets go of the older round (its entries left in the window become entries).
+  std::shared_ptr<const scenario::AnswerRound> first = round_of(200, 3);
+  const std::weak_ptr<const scenario::AnswerRound> first_held = first;
+  journal.remember_round(first);
+  first.reset();
+  EXPECT_FALSE(first_held.expired());
+  journal.remember_round(round_of(300, 1));
+  EXPECT_TRUE(first_held.expired());
+  EXPECT_EQ(journal.recent(4)[0].subject, "r200.example.com./A");
+  EXPECT_EQ(journal.recent(4)[2].subject, "r202.example.com./A");
+  EXPECT_EQ(journal.recent(4)[2].reason, "entry 1 (dc2) is the first healthy entry (health change)");
+  EXPECT_EQ(journal.recent(4)[3].subject, "r300.example.com./A");
   journal.remember_round(round_of(100, 8));
   journal.append(entry(2));
   r = journal.recent(10);
