@@ -513,12 +513,17 @@ std::string_view GtmEngine::reason(const Unit& u, std::string& scratch) {
 std::shared_ptr<AnswerRound> GtmEngine::take_round() {
   // A round nobody else holds any more (the log writer has written it, the journal has moved
   // on) is reused, with its memory: the texts' strings and the changes' array stay allocated
-  // and faulted in, and they are freed on this thread, never on the writer's.
+  // and faulted in, and they are freed on this thread, never on the writer's. Up to 65,536
+  // changes (0.8 MB) are kept, so that a verdict moving 10,000 records in 3 regions does not
+  // fault in fresh pages every time; a bigger burst (a reload, a verdict moving 100,000
+  // records) gives its memory back when its round is reused.
   constexpr std::size_t kPool = 4;
+  constexpr std::size_t kKeepChanges = 65536;
   for (auto& r : rounds_) {
     if (r.use_count() != 1) continue;
     // The other holders' last reads of it happen before the release of their reference.
     std::atomic_thread_fence(std::memory_order_acquire);
+    if (r->changes_.capacity() > kKeepChanges) std::vector<AnswerRound::Change>().swap(r->changes_);
     return r;
   }
   auto r = std::make_shared<AnswerRound>();
@@ -560,14 +565,6 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
   // The texts beyond this round's are kept (their strings' memory) only while few.
   if (round->texts_.size() > std::max<std::size_t>(texts, 64)) round->texts_.resize(texts);
   audit_(round);
-  // Kept for the next round up to 65,536 changes, so that a verdict moving 10,000 records in 3
-  // regions does not fault in fresh pages every time; a bigger burst (a reload or a verdict
-  // moving 100,000 records) gives its memory back.
-  if (round->changes_.capacity() > kKeepChanges && round.use_count() <= 2) {
-    // Only the pool and this function hold it: shrink it now, on this thread.
-    std::vector<AnswerRound::Change>().swap(round->changes_);
-    round->texts_.clear();
-  }
   if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
 }
 
