@@ -29,8 +29,8 @@ TEST_F(Conformance, Row63_TcpShortLengthCloses) {
 TEST_F(Conformance, Row64_TcpStalledMessageTimesOut) {
   TcpClient stalled(tcp());
   ASSERT_TRUE(stalled.ok());
-  Bytes partial = {0x7D, 0x00};
-  partial.insert(partial.end(), 100, 0);
+  Bytes partial(102, 0);  // a length of 0x7D00 and 100 of those bytes
+  partial[0] = 0x7D;
   ASSERT_TRUE(stalled.send_raw(partial));
   // Other clients are served while one connection stalls.
   expect_still_answers(srv_, true);

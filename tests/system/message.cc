@@ -117,6 +117,7 @@ Bytes concat(Bytes a, const Bytes& b) {
 
 Bytes txt_rdata(std::string_view s) {
   Bytes b;
+  b.reserve(1 + s.size());  // also keeps GCC 12 from a false -Warray-bounds on the growth
   put_u8(b, static_cast<std::uint8_t>(s.size()));
   put_bytes(b, s);
   return b;
