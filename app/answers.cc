@@ -4,9 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <algorithm>
 #include <memory>
-#include <mutex>
+#include <utility>
 
 #include "app/background_writer.h"
 #include "app/log.h"
@@ -117,22 +116,19 @@ class RoundFormatter {
   std::vector<Shared> cache_;
 };
 
-void append_answer_changes(std::string& out, std::string* json, const std::vector<scenario::AnswerChange>& changes) {
-  if (changes.empty()) return;
-  if (changes.size() > 1) {
-    const std::string count = std::to_string(changes.size());
-    append_log_line(out, LogLevel::kInfo, "answers changed", {{"count", count}});
-  }
-  std::string unused;
-  RoundFormatter f(json != nullptr);
-  for (const auto& c : changes) f.add(c, out, json != nullptr ? *json : unused);
+// The summary line before a round's lines, when it has more than one change.
+void append_round_head(std::string& log, std::size_t changes) {
+  if (changes > 1) append_log_line(log, LogLevel::kInfo, "answers changed", {{"count", std::to_string(changes)}});
 }
 
 }  // namespace
 
 std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes) {
   std::string out;
-  append_answer_changes(out, nullptr, changes);
+  append_round_head(out, changes.size());
+  std::string unused;  // no journal lines
+  RoundFormatter f(false);
+  for (const auto& c : changes) f.add(c, out, unused);
   return out;
 }
 
@@ -158,10 +154,7 @@ void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
   json.clear();
   const bool to_file = journal != nullptr && !journal->path().empty();
   if (to_file && json.capacity() < kChunk + 4096) json.reserve(kChunk + 4096);
-  if (changes.size() > 1) {
-    const std::string count = std::to_string(changes.size());
-    append_log_line(log, LogLevel::kInfo, "answers changed", {{"count", count}});
-  }
+  append_round_head(log, changes.size());
   RoundFormatter f(to_file);
   for (const scenario::AnswerChange& c : changes) {
     f.add(c, log, json);
@@ -170,12 +163,12 @@ void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
       log.clear();
     }
     if (json.size() >= kChunk) {
-      journal->append_lines(json, {});
+      journal->append_lines(json);
       json.clear();
     }
   }
   write_log(log);
-  if (to_file) journal->append_lines(json, {});
+  if (to_file) journal->append_lines(json);
 }
 
 }  // namespace

@@ -243,15 +243,7 @@ void AuditJournal::append(std::vector<AuditEntry> entries) {
   for (std::size_t i = skip; i < entries.size(); ++i) remember(std::move(entries[i]));
 }
 
-void AuditJournal::append_lines(std::string_view lines, std::vector<AuditEntry>&& newest) {
-  write_lines(lines);
-  remember_newest(std::move(newest));
-}
-
-void AuditJournal::remember_newest(std::vector<AuditEntry>&& newest) {
-  const std::size_t skip = newest.size() > keep_recent_ ? newest.size() - keep_recent_ : 0;
-  for (std::size_t i = skip; i < newest.size(); ++i) remember(std::move(newest[i]));
-}
+void AuditJournal::append_lines(std::string_view lines) { write_lines(lines); }
 
 std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {
   const std::size_t n = std::min(limit, recent_.size());

@@ -68,14 +68,12 @@ class AuditJournal {
   // append() of each in turn.
   void append(std::vector<AuditEntry> entries);
   // Appends lines that are to_json() of entries, one per line, with a single write(2) (rotating
-  // like append()), and keeps `newest` in memory: the entries of the last of those lines, at most
-  // keep_recent(). For a round of thousands of answer changes formatted from shared parts.
-  void append_lines(std::string_view lines, std::vector<AuditEntry>&& newest);
-  // Only the in-memory part of append_lines(): for lines a background writer appends later.
-  void remember_newest(std::vector<AuditEntry>&& newest);
-  // The same for a selection round's answer changes (answer_entry() of each): the newest
-  // keep_recent() of them, kept as references into the round until read or until the next
-  // round comes (only the newest round is referenced).
+  // like append()), to the file only: for a round of thousands of answer changes formatted from
+  // shared parts, whose entries remember_round() keeps in memory.
+  void append_lines(std::string_view lines);
+  // Keeps a selection round's answer changes in memory (answer_entry() of each): the newest
+  // keep_recent() of them, as references into the round until read or until the next round
+  // comes (only the newest round is referenced).
   void remember_round(const std::shared_ptr<const scenario::AnswerRound>& round);
   std::size_t keep_recent() const { return keep_recent_; }
   // From now on the file writes (and rotations) run on `writer`'s thread, in the order they

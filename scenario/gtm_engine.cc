@@ -439,13 +439,6 @@ std::shared_ptr<const AnswerRound> AnswerRound::copy_of(const std::vector<Answer
   return round;
 }
 
-std::vector<AnswerChange> AnswerRound::changes() const {
-  std::vector<AnswerChange> out;
-  out.reserve(size());
-  for (std::size_t i = 0; i < size(); ++i) out.push_back((*this)[i]);
-  return out;
-}
-
 std::string AnswerChange::full_reason() const {
   std::string out;
   out.reserve(reason.size() + cause.size() + 3);

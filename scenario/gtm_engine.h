@@ -71,7 +71,6 @@ class AnswerRound {
     const Texts& t = texts_[c.texts];
     return AnswerChange{names_->records[c.record], names_->regions[c.region], t.from, t.to, t.reason, t.cause, t.at};
   }
-  std::vector<AnswerChange> changes() const;  // all of them, as views into this round
 
   class Iterator {
    public:

@@ -104,22 +104,11 @@ class ConfigChange : public ::testing::Test {
     return wire ? parse_response(*wire).addresses : std::set<std::string>{};
   }
 
-  struct Ctl {
-    int exit_code = -1;
-    std::string out;
-  };
+  using Ctl = RunResult;
   Ctl ctl(const std::string& args, const std::string& token = "alice") {
     const std::string cmd = std::string(PHAROSCTL_PATH) + " --server 127.0.0.1:" + std::to_string(api_port_) +
                             " --token-file " + dir_.file(token) + " " + args + " 2>&1";
-    Ctl r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return run_shell(cmd);
   }
 
   Target target_;

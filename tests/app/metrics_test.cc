@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <future>
 #include <map>
 #include <memory>
@@ -374,13 +373,9 @@ TEST_F(PharosdMetrics, TheOfficialClientParserReadsTheSameSamples) {
   dir_.write("metrics.txt", r.body);
   const std::string cmd = "/usr/bin/python3 " PHAROS_SOURCE_DIR "/tests/app/prometheus_client_parse.py " +
                           dir_.file("metrics.txt") + " 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  const RunResult parsed = run_shell(cmd);
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.out;
+  const std::string& out = parsed.out;
 
   std::map<std::string, double> theirs;  // "name\tlabel=value,..." -> value
   std::istringstream lines(out);

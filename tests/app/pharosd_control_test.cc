@@ -81,15 +81,8 @@ class PharosdControl : public ::testing::Test {
   CtlResult ctl(const std::string& token, const std::string& args) {
     const std::string cmd = std::string(PHAROSCTL_PATH) + " --server 127.0.0.1:" + api_port_ + " --token-file " +
                             dir_.file(token) + " " + args + " 2>&1";
-    CtlResult r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    RunResult run = run_shell(cmd);
+    return CtlResult{run.exit_code, std::move(run.out)};
   }
 
   HttpResult call(const std::string& method, const std::string& path, std::optional<std::string> body = std::nullopt,

@@ -441,13 +441,7 @@ std::string geo_records() {
 // dig's view, for a readable end-to-end check: its exit status and output.
 std::string dig(std::uint16_t port, const std::string& args) {
   const std::string cmd = "dig @127.0.0.1 -p " + std::to_string(port) + " +time=2 +tries=1 " + args + " 2>&1";
-  std::string out;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    for (std::size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-    pclose(f);
-  }
-  return out;
+  return run_shell(cmd).out;
 }
 
 TEST(PharosdGtm, ClientSubnetPicksTheRegionOrderAndFailsOverInsideIt) {

@@ -83,6 +83,18 @@ struct RunResult {
   std::string err;
 };
 
+// Runs a shell command through popen: its stdout (add " 2>&1" for stderr too) and exit code.
+inline RunResult run_shell(const std::string& cmd) {
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 // Runs pharosd to completion (bounded), capturing stdout and stderr.
 inline RunResult run_pharosd(const std::vector<std::string>& args) {
   int out[2], err[2];

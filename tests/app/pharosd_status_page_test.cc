@@ -75,16 +75,7 @@ HttpReply get(std::uint16_t port, const std::string& path, const std::string& to
 }
 
 // Runs a shell command (already bounded by `timeout`) and returns its stdout.
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[8192];
-  std::size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+std::string run(const std::string& cmd) { return run_shell(cmd).out; }
 
 bool have_chromium() { return std::system("command -v chromium >/dev/null 2>&1") == 0; }
 
