@@ -36,16 +36,54 @@ class RoundFormatter {
     append_log_line(head_, LogLevel::kInfo, "answer changed", {});
     head_.pop_back();  // the newline
     head_ += " record=";
+    append_log_line(group_head_, LogLevel::kInfo, "answers changed", {});
+    group_head_.pop_back();
+    group_head_ += " count=";
   }
 
-  void add(const scenario::AnswerChange& c, std::string& log, std::string& json) {
+  // The lines of the journal entry of changes [begin, end) of `round` (see for_each_answer_entry).
+  void add(const scenario::AnswerRound& round, std::uint32_t begin, std::uint32_t end, std::string& log,
+           std::string& json) {
+    const scenario::AnswerChange c = round[begin];
     const Shared& s = shared(c);
-    log += head_;
-    append_log_value(log, c.record);
+    if (end - begin == 1) {
+      log += head_;
+      append_log_value(log, c.record);
+      log += s.log_tail;
+      if (!journal_) return;
+      json += s.json_head;
+      append_json_string(json, c.record);
+      json += s.json_tail;
+      return;
+    }
+    // A group: count, its first records and how many more, then what they share.
+    const std::uint32_t count = end - begin;
+    const std::uint32_t logged = std::min<std::uint32_t>(count, kLoggedRecords);
+    log += group_head_;
+    log += std::to_string(count);
+    log += " records=";
+    names_.clear();
+    for (std::uint32_t i = begin; i < begin + logged; ++i) {
+      if (i > begin) names_ += ' ';
+      names_ += round[i].record;
+    }
+    append_log_value(log, names_);
+    if (count > logged) {
+      log += " more=";
+      log += std::to_string(count - logged);
+    }
     log += s.log_tail;
     if (!journal_) return;
     json += s.json_head;
-    append_json_string(json, c.record);
+    append_json_string(json, group_subject(c.record, count));
+    json += ",\"count\":";
+    json += std::to_string(count);
+    json += ",\"records\":[";
+    for (std::uint32_t i = begin; i < end; ++i) {
+      if (i > begin) json += ',';
+      append_json_string(json, round[i].record);
+    }
+    json += ']';
     json += s.json_tail;
   }
 
@@ -113,37 +151,41 @@ class RoundFormatter {
   static constexpr std::size_t kCache = 16;
   bool journal_;
   std::string head_;                 // "level=info msg=\"answer changed\" record="
+  std::string group_head_;           // "level=info msg=\"answers changed\" count="
+  std::string names_;                // scratch: a group line's records
   std::vector<Shared> cache_;
 };
 
-// The summary line before a round's lines, when it has more than one change.
-void append_round_head(std::string& log, std::size_t changes) {
-  if (changes > 1) append_log_line(log, LogLevel::kInfo, "answers changed", {{"count", std::to_string(changes)}});
+}  // namespace
+
+namespace {
+
+// The log lines and (with `journal`) the journal lines of `changes` as one round.
+std::pair<std::string, std::string> format_round(const std::vector<scenario::AnswerChange>& changes, bool journal) {
+  std::pair<std::string, std::string> out;
+  if (changes.empty()) return out;
+  const auto round = scenario::AnswerRound::copy_of(changes);
+  RoundFormatter f(journal);
+  for_each_answer_entry(*round, [&](std::uint32_t begin, std::uint32_t end) { f.add(*round, begin, end, out.first, out.second); });
+  return out;
 }
 
 }  // namespace
 
 std::string format_answer_changes(const std::vector<scenario::AnswerChange>& changes) {
-  std::string out;
-  append_round_head(out, changes.size());
-  std::string unused;  // no journal lines
-  RoundFormatter f(false);
-  for (const auto& c : changes) f.add(c, out, unused);
-  return out;
+  return format_round(changes, false).first;
 }
 
-std::vector<AuditEntry> answer_audit_entries(const std::vector<scenario::AnswerChange>& changes) {
-  std::vector<AuditEntry> out;
-  out.reserve(changes.size());
-  for (const auto& c : changes) out.push_back(answer_entry(c));
-  return out;
+std::string format_answer_journal(const std::vector<scenario::AnswerChange>& changes) {
+  return format_round(changes, true).second;
 }
 
 namespace {
 
 // Writes a round's lines in chunks of about 64 KiB (whole lines, one write(2) each) from buffers
-// this thread keeps: a round of 30,000 changes (~10 MB) neither holds its whole text in memory
-// nor faults in fresh pages for it every time. Small chunks keep each write(2) short: the kernel
+// this thread keeps: a round of 30,000 changes neither holds its whole text in memory nor
+// faults in fresh pages for it every time (a group's journal line, which lists every record,
+// is written whole). Small chunks keep each write(2) short: the kernel
 // (without preemption in system calls on Debian's default) gives the CPU to a waking DNS worker
 // only when the writer's system call returns.
 void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
@@ -154,19 +196,18 @@ void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
   json.clear();
   const bool to_file = journal != nullptr && !journal->path().empty();
   if (to_file && json.capacity() < kChunk + 4096) json.reserve(kChunk + 4096);
-  append_round_head(log, changes.size());
   RoundFormatter f(to_file);
-  for (const scenario::AnswerChange& c : changes) {
-    f.add(c, log, json);
+  for_each_answer_entry(changes, [&](std::uint32_t begin, std::uint32_t end) {
+    f.add(changes, begin, end, log, json);
     if (log.size() >= kChunk) {
       write_log(log);
       log.clear();
     }
-    if (json.size() >= kChunk) {
+    if (json.size() >= kChunk) {  // whole lines: a group's entry (every record) is one line
       journal->append_lines(json);
       json.clear();
     }
-  }
+  });
   write_log(log);
   if (to_file) journal->append_lines(json);
 }

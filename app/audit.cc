@@ -52,6 +52,25 @@ AuditEntry answer_entry(const scenario::AnswerChange& c) {
                     std::string(c.to), c.full_reason(), "pipeline"};
 }
 
+std::string group_subject(std::string_view first, std::size_t count) {
+  std::string out(first);
+  out += " and ";
+  out += std::to_string(count - 1);
+  out += " more";
+  return out;
+}
+
+AuditEntry answer_entry(const scenario::AnswerRound& round, std::uint32_t begin, std::uint32_t end) {
+  AuditEntry e = answer_entry(round[begin]);
+  if (end - begin == 1) return e;
+  e.count = end - begin;
+  e.subject = group_subject(e.subject, e.count);
+  const std::uint32_t kept = begin + static_cast<std::uint32_t>(std::min<std::size_t>(e.count, kKeptRecords));
+  e.records.reserve(kept - begin);
+  for (std::uint32_t i = begin; i < kept; ++i) e.records.emplace_back(round[i].record);
+  return e;
+}
+
 AuditJournal::AuditJournal(std::string path, std::size_t max_bytes, std::size_t keep_recent)
     : path_(std::move(path)), max_bytes_(max_bytes), keep_recent_(keep_recent) {}
 
@@ -77,6 +96,14 @@ void write_entry(rapidjson::Writer<rapidjson::StringBuffer>& w, const AuditEntry
   put(w, "at", at, true);
   put(w, "kind", e.kind, true);
   put(w, "subject", e.subject, true);
+  if (e.count > 0) {
+    w.Key("count");
+    w.Uint64(e.count);
+    w.Key("records");
+    w.StartArray();
+    for (const std::string& r : e.records) w.String(r.data(), static_cast<rapidjson::SizeType>(r.size()));
+    w.EndArray();
+  }
   if (e.kind == "answer") put(w, "region", e.region, true);
   put(w, "from", e.from);
   put(w, "to", e.to);
@@ -110,6 +137,17 @@ std::optional<AuditEntry> AuditJournal::from_json(std::string_view line) {
   if (!text("at", at) || !text("kind", e.kind) || !text("subject", e.subject) || !text("region", e.region) ||
       !text("from", e.from) || !text("to", e.to) || !text("reason", e.reason) || !text("by", e.by))
     return std::nullopt;
+  if (auto it = d.FindMember("count"); it != d.MemberEnd()) {
+    if (!it->value.IsUint64() || it->value.GetUint64() < 2) return std::nullopt;
+    e.count = static_cast<std::size_t>(it->value.GetUint64());
+  }
+  if (auto it = d.FindMember("records"); it != d.MemberEnd()) {
+    if (!it->value.IsArray() || e.count == 0) return std::nullopt;
+    for (const auto& r : it->value.GetArray()) {
+      if (!r.IsString()) return std::nullopt;
+      e.records.emplace_back(r.GetString(), r.GetStringLength());
+    }
+  }
   auto t = parse_rfc3339(at);
   if (!t || e.kind.empty()) return std::nullopt;
   e.at = *t;
@@ -126,7 +164,10 @@ std::optional<Error> AuditJournal::open() {
       std::size_t start = text->rfind('\n', end - 1);
       start = start == std::string::npos ? 0 : start + 1;
       if (start < end)
-        if (auto e = from_json(std::string_view(*text).substr(start, end - start))) back.push_front(std::move(*e));
+        if (auto e = from_json(std::string_view(*text).substr(start, end - start))) {
+          if (e->records.size() > kKeptRecords) e->records.resize(kKeptRecords);
+          back.push_front(std::move(*e));
+        }
       if (start == 0) break;
       end = start - 1;
     }
@@ -195,9 +236,26 @@ void AuditJournal::remember(AuditEntry&& entry) {
 }
 
 void AuditJournal::remember_round(const std::shared_ptr<const scenario::AnswerRound>& round) {
-  const std::size_t n = round->size();
-  for (std::size_t i = n - std::min(n, keep_recent_); i < n; ++i)
-    recent_.push_back(Recent{AuditEntry{}, round, static_cast<std::uint32_t>(i)});
+  // The round's newest keep_recent_ entries, found from its end.
+  const auto& groups = round->groups();
+  std::size_t newest = 0, g = groups.size(), skip = 0;  // skip: group g's older entries that do not fit
+  while (g > 0 && newest < keep_recent_) {
+    const scenario::AnswerRound::Group& group = groups[--g];
+    const std::size_t entries = group.size() > kGroupAbove ? 1 : group.size();
+    const std::size_t take = std::min(entries, keep_recent_ - newest);
+    skip = entries - take;
+    newest += take;
+  }
+  for (; g < groups.size(); ++g) {
+    const scenario::AnswerRound::Group& group = groups[g];
+    if (group.size() > kGroupAbove) {
+      recent_.push_back(Recent{AuditEntry{}, round, group.begin, group.end});
+      continue;
+    }
+    for (std::uint32_t i = group.begin + static_cast<std::uint32_t>(skip); i < group.end; ++i)
+      recent_.push_back(Recent{AuditEntry{}, round, i, i + 1});
+    skip = 0;
+  }
   trim();
   // Only the newest round stays referenced: the entries of an older one still in the window
   // become entries now. The journal then never pins more than one round (and the names of its
@@ -205,7 +263,7 @@ void AuditJournal::remember_round(const std::shared_ptr<const scenario::AnswerRo
   for (Recent& r : recent_) {
     if (r.round == round) break;
     if (!r.round) continue;
-    r.entry = answer_entry((*r.round)[r.index]);
+    r.entry = answer_entry(*r.round, r.begin, r.end);
     r.round.reset();
   }
 }
@@ -250,7 +308,7 @@ std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {
   std::vector<AuditEntry> out;
   out.reserve(n);
   for (auto it = recent_.end() - static_cast<std::ptrdiff_t>(n); it != recent_.end(); ++it)
-    out.push_back(it->round ? answer_entry((*it->round)[it->index]) : it->entry);
+    out.push_back(it->round ? answer_entry(*it->round, it->begin, it->end) : it->entry);
   return out;
 }
 

@@ -21,12 +21,8 @@
 #include <vector>
 
 #include "dns/result.h"
+#include "scenario/gtm_engine.h"
 #include "scenario/selection.h"
-
-namespace pharos::scenario {
-struct AnswerChange;
-class AnswerRound;
-}  // namespace pharos::scenario
 
 namespace pharos::app {
 
@@ -35,16 +31,40 @@ class BackgroundWriter;
 struct AuditEntry {
   scenario::SystemTime at{};
   std::string kind;     // "answer", "maintenance", "force", "resume", "reload", "config"
-  std::string subject;  // the record key, DC, check ID, ...
+  std::string subject;  // the record key, DC, check ID, ...; a group: "<first record> and N more"
   std::string region;   // answers only: "" for clients in no region
   std::string from;     // answers: what it answered before; actions: the previous setting
   std::string to;
   std::string reason;
   std::string by;       // "health", "operator", a token's name, "sighup", ...
+  // A group of answer changes (records that moved alike in one round): how many, and their
+  // records. The file lists every record; in memory only the first kKeptRecords are kept.
+  std::size_t count = 0;
+  std::vector<std::string> records;
 };
+
+// A group of more answer changes than this (records that moved alike, in one region, in one
+// round) is one log line and one journal entry; a smaller group is a line and an entry per
+// change. A DC failure that moves 10,000 records is then one line, not 10,000: journald's
+// default rate limit (10,000 lines in 30 s) would drop most of them, and the journal's
+// in-memory window (1,000 entries) would lose every operator action.
+constexpr std::size_t kGroupAbove = 16;
+// The records of a group entry that memory (the API's window) keeps.
+constexpr std::size_t kKeptRecords = 100;
+// The log lines of a group name this many of its records (the journal names all).
+constexpr std::size_t kLoggedRecords = 8;
 
 // An answer change as the journal writes it (kind "answer", by "pipeline").
 AuditEntry answer_entry(const scenario::AnswerChange& c);
+// The changes [begin, end) of one group of `round` as one entry: answer_entry() of the change
+// when there is one, else a group entry (its first kKeptRecords records).
+AuditEntry answer_entry(const scenario::AnswerRound& round, std::uint32_t begin, std::uint32_t end);
+// "www.example.com./A and 9999 more": a group entry's subject.
+std::string group_subject(std::string_view first, std::size_t count);
+// Calls f(begin, end) for each journal entry of `round` in order: a change of a group of up to
+// kGroupAbove, or a whole bigger group.
+template <typename F>
+void for_each_answer_entry(const scenario::AnswerRound& round, F&& f);
 
 class AuditJournal {
  public:
@@ -103,16 +123,27 @@ class AuditJournal {
   BackgroundWriter* writer_ = nullptr;
   int fd_ = -1;                              // with a writer: its thread's alone
   std::size_t file_bytes_ = 0;               // ditto
-  // An entry, or a change of a round that becomes one when read: a round of 30,000 answer
-  // changes is remembered without building 1,000 entries on the control loop.
+  // An entry, or the changes [begin, end) of a round that become one when read: a round of
+  // 30,000 answer changes is remembered without building entries on the control loop.
   struct Recent {
     AuditEntry entry;
     std::shared_ptr<const scenario::AnswerRound> round;
-    std::uint32_t index = 0;
+    std::uint32_t begin = 0, end = 0;
   };
   std::deque<Recent> recent_;
   mutable std::mutex error_mutex_;
   std::optional<std::string> write_error_;
 };
+
+template <typename F>
+void for_each_answer_entry(const scenario::AnswerRound& round, F&& f) {
+  for (const scenario::AnswerRound::Group& g : round.groups()) {
+    if (g.size() > kGroupAbove) {
+      f(g.begin, g.end);
+      continue;
+    }
+    for (std::uint32_t i = g.begin; i < g.end; ++i) f(i, i + 1);
+  }
+}
 
 }  // namespace pharos::app

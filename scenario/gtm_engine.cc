@@ -427,16 +427,64 @@ std::shared_ptr<const AnswerRound> AnswerRound::copy_of(const std::vector<Answer
     auto region = std::find(names->regions.begin(), names->regions.end(), c.region);
     if (region == names->regions.end()) region = names->regions.emplace(names->regions.end(), c.region);
     // Consecutive changes usually share their texts (one unit's records).
-    if (round->texts_.empty() || round->texts_.back().from != c.from || round->texts_.back().to != c.to ||
-        round->texts_.back().reason != c.reason || round->texts_.back().cause != c.cause || round->texts_.back().at != c.at)
+    // Consecutive changes usually share their texts (one unit's records); the last few texts
+    // are looked at, so that changes in alternating regions group too.
+    const auto same = [&c](const Texts& t) {
+      return t.from == c.from && t.to == c.to && t.reason == c.reason && t.cause == c.cause && t.at == c.at;
+    };
+    const std::size_t look = std::min<std::size_t>(round->texts_.size(), 16);
+    std::size_t texts = round->texts_.size();
+    for (std::size_t i = round->texts_.size(); i-- > round->texts_.size() - look;)
+      if (same(round->texts_[i])) {
+        texts = i;
+        break;
+      }
+    if (texts == round->texts_.size())
       round->texts_.push_back(Texts{std::string(c.from), std::string(c.to), std::string(c.reason), std::string(c.cause), c.at});
     round->changes_.push_back(Change{static_cast<std::uint32_t>(names->records.size()),
                                      static_cast<std::uint32_t>(region - names->regions.begin()),
-                                     static_cast<std::uint32_t>(round->texts_.size() - 1)});
+                                     static_cast<std::uint32_t>(texts)});
     names->records.emplace_back(c.record);
   }
   round->names_ = std::move(names);
+  round->group_changes();
   return round;
+}
+
+void AnswerRound::group_changes() {
+  groups_.clear();
+  const std::size_t regions = std::max<std::size_t>(names_->regions.size(), 1);
+  constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  slot_group_.assign(texts_.size() * regions, kNone);
+  // Count each group's changes; groups are numbered in the order they first appear.
+  for (const Change& c : changes_) {
+    std::uint32_t& g = slot_group_[static_cast<std::size_t>(c.texts) * regions + c.region];
+    if (g == kNone) {
+      g = static_cast<std::uint32_t>(groups_.size());
+      groups_.push_back(Group{0, 0});
+    }
+    ++groups_[g].end;
+  }
+  if (groups_.size() <= 1) {  // one group (a DC failure): already in place
+    if (!groups_.empty()) groups_[0] = Group{0, static_cast<std::uint32_t>(changes_.size())};
+    return;
+  }
+  std::uint32_t at = 0;
+  for (Group& g : groups_) {
+    const std::uint32_t n = g.end;
+    g.begin = g.end = at;  // end is the next free place until all are placed
+    at += n;
+  }
+  sorted_.resize(changes_.size());
+  for (const Change& c : changes_) sorted_[groups_[slot_group_[static_cast<std::size_t>(c.texts) * regions + c.region]].end++] = c;
+  changes_.swap(sorted_);
+}
+
+void AnswerRound::shrink(std::size_t keep) {
+  if (changes_.capacity() > keep) std::vector<Change>().swap(changes_);
+  if (sorted_.capacity() > keep) std::vector<Change>().swap(sorted_);
+  if (slot_group_.capacity() > keep) std::vector<std::uint32_t>().swap(slot_group_);
+  if (groups_.capacity() > keep) std::vector<Group>().swap(groups_);
 }
 
 std::string AnswerChange::full_reason() const {
@@ -516,7 +564,7 @@ std::shared_ptr<AnswerRound> GtmEngine::take_round() {
     if (r.use_count() != 1) continue;
     // The other holders' last reads of it happen before the release of their reference.
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (r->changes_.capacity() > kKeepChanges) std::vector<AnswerRound::Change>().swap(r->changes_);
+    r->shrink(kKeepChanges);
     return r;
   }
   auto r = std::make_shared<AnswerRound>();
@@ -557,6 +605,7 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
   moved_.clear();
   // The texts beyond this round's are kept (their strings' memory) only while few.
   if (round->texts_.size() > std::max<std::size_t>(texts, 64)) round->texts_.resize(texts);
+  round->group_changes();
   audit_(round);
   if (moved_.capacity() > kKeepChanges) std::vector<Moved>().swap(moved_);
 }

@@ -206,6 +206,70 @@ TEST_F(PharosdControl, MaintenanceCutsOverAtOnceIsExplainedAuditedAndSurvivesRes
   EXPECT_EQ(answer_when(kDc1), std::set<std::string>{kDc1});
 }
 
+// A DC that 40 records answer from goes into maintenance: the 40 move at once, as one group.
+// The log has one line for them (count, the first records, how many more), the journal one
+// entry that lists all 40 (over the API, in pharosctl's table, and read back after a restart),
+// and the operator's entry is still in the window next to it.
+TEST_F(PharosdControl, ABigGroupOfAnswerChangesIsOneLineAndOneJournalEntry) {
+  std::string records;
+  for (int i = 0; i < 40; ++i)
+    records += std::string(i ? ",\n" : "") + R"({ "name": "r)" + std::to_string(i) + R"(.t.example.", "type": "A", "ttl": 30,
+        "chain": [ { "dc": "dc1", "rdata": [")" + kDc1 + R"("] }, { "dc": "dc2", "rdata": [")" + kDc2 + "\"] } ] }";
+  std::string dcs;
+  for (int i = 0; i < 2; ++i)
+    dcs += std::string(i ? ",\n" : "") + "\"dc" + std::to_string(i + 1) +
+           R"(": { "accessPeriod": "100ms", "timeout": "50ms", "access": [ { "type": "tcp", "target": "127.0.0.1:)" +
+           std::to_string(targets_[i].port()) + "\" } ] }";
+  dir_.write("gtm.json", "{ \"datacenters\": {\n" + dcs + "},\n\"records\": [\n" + records + "\n] }\n");
+  ASSERT_TRUE(start());
+  ASSERT_TRUE(daemon_->wait_for("dc=dc2 from=unknown to=ok")) << daemon_->log();
+  EXPECT_EQ(answer("r39.t.example."), std::set<std::string>{kDc1});
+
+  ASSERT_EQ(ctl("alice", "maintenance on dc1 --reason swap").exit_code, 0);
+  ASSERT_TRUE(daemon_->wait_for("msg=\"answers changed\" count=40 ")) << daemon_->log();
+  const std::string log = daemon_->log();
+  const auto line_at = log.find("msg=\"answers changed\" count=40 ");
+  const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+  EXPECT_NE(line.find(" records=\"r0.t.example./A r1.t.example./A r2.t.example./A r3.t.example./A r4.t.example./A "
+                      "r5.t.example./A r6.t.example./A r7.t.example./A\" more=32 region=- from=\"entry 0 (dc1)\" "
+                      "to=\"entry 1 (dc2)\" reason="),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(daemon_->count("msg=\"answer changed\""), 0) << log;
+  for (int i = 0; i < 40; i += 13) EXPECT_EQ(answer("r" + std::to_string(i) + ".t.example."), std::set<std::string>{kDc2});
+
+  // The group's entry, checked over the API now and after a restart (read back from the file).
+  auto check_journal = [&] {
+    const auto d = parse_json(call("GET", "/v1/audit?limit=10").body);
+    ASSERT_TRUE(d.IsObject());
+    const auto& entries = d["entries"];
+    ASSERT_EQ(entries.Size(), 2u) << call("GET", "/v1/audit?limit=10").body;  // the action and the group
+    for (const auto& e : entries.GetArray()) {
+      if (std::string(e["kind"].GetString()) == "maintenance") {
+        EXPECT_STREQ(e["subject"].GetString(), "dc1");
+        continue;
+      }
+      EXPECT_STREQ(e["kind"].GetString(), "answer");
+      EXPECT_STREQ(e["subject"].GetString(), "r0.t.example./A and 39 more");
+      ASSERT_TRUE(e.HasMember("count") && e.HasMember("records"));
+      EXPECT_EQ(e["count"].GetUint64(), 40u);
+      ASSERT_EQ(e["records"].Size(), 40u);
+      EXPECT_STREQ(e["records"][39].GetString(), "r39.t.example./A");
+      EXPECT_STREQ(e["to"].GetString(), "entry 1 (dc2)");
+    }
+  };
+  check_journal();
+  const CtlResult table = ctl("bob", "audit --limit 3");
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("r0.t.example./A and 39 more"), std::string::npos) << table.out;
+
+  daemon_->signal(SIGTERM);
+  ASSERT_EQ(daemon_->wait_exit(10'000), 0) << daemon_->log();
+  ASSERT_TRUE(start());
+  check_journal();
+  EXPECT_EQ(answer("r39.t.example."), std::set<std::string>{kDc2});
+}
+
 TEST_F(PharosdControl, ForceAndReloadGoodAndBad) {
   ASSERT_TRUE(start());
   ASSERT_EQ(answer(), std::set<std::string>{kDc1});

@@ -630,8 +630,9 @@ TEST_F(GtmEngineTest, GeoRecordsAreDecidedPerRegionOthersOnceForAll) {
   set("dc2", true);
   audit_.clear();
   set("dc1", false);
-  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
-                                              ":entry 0 (dc1)->entry 1 (dc2)"}));
+  // Grouped: the two records in no region, then the geo record in eu.
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", ":entry 0 (dc1)->entry 1 (dc2)",
+                                              "eu:entry 0 (dc1)->entry 1 (dc2)"}));
   for (std::size_t region = 0; region < 3; ++region) {
     EXPECT_EQ(last(0, region), 1u) << region;
     EXPECT_EQ(last(1, region), 1u) << region;
@@ -707,11 +708,16 @@ TEST_F(GtmEngineTest, AKeptAuditRoundOutlivesLaterRoundsAndAReload) {
   set("dc1", true);
   set("dc2", false);
   ASSERT_EQ(kept.size(), 3u);
+  // In groups: the two records that moved alike in no region, then www in eu.
   EXPECT_EQ(seen[0], (std::vector<std::string>{
                          "www.example.com./A@ entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
-                         "www.example.com./A@eu entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
                          "other.example.com./A@ entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
+                         "www.example.com./A@eu entry 0 (dc1) -> entry 1 (dc2): entry 1 (dc2) is the first healthy entry (health change)",
                      }));
+  ASSERT_EQ(kept[0]->groups().size(), 2u);
+  EXPECT_EQ(kept[0]->groups()[0].begin, 0u);
+  EXPECT_EQ(kept[0]->groups()[0].end, 2u);
+  EXPECT_EQ(kept[0]->groups()[1].end, 3u);
   EXPECT_EQ(seen[2], (std::vector<std::string>{
                          "www.example.com./A@us entry 1 (dc2) -> entry 0 (dc1): entry 0 (dc1) is the first healthy entry (health change)",
                      }));
@@ -732,6 +738,62 @@ TEST_F(GtmEngineTest, AKeptAuditRoundOutlivesLaterRoundsAndAReload) {
   for (int i = 0; i < 6; ++i) set("dc1", i % 2 == 1);
   ASSERT_EQ(addresses.size(), 6u);
   EXPECT_EQ(std::set<const AnswerRound*>(addresses.begin(), addresses.end()).size(), 1u);
+}
+
+// 30 records in 3 regions (us orders the chain dc2, dc1): dc1 fails and 60 answers move, record
+// by record and region by region, but the round hands them over in two groups (no region, eu),
+// each in record order; us did not move. Then a round with one group, in a reused round.
+TEST_F(GtmEngineTest, ARoundsChangesComeInGroupsInRecordOrder) {
+  GtmConfig c;
+  c.regions = {RegionSpec{"eu", {}}, RegionSpec{"us", {}}};
+  for (int i = 0; i < 30; ++i) {
+    GtmRecord r = www();
+    r.name = "r" + std::to_string(i) + ".example.com.";
+    r.geo["us"] = {"dc2", "dc1"};
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c, 3);
+  set("dc1", true);
+  set("dc2", true);
+  std::vector<std::shared_ptr<const AnswerRound>> rounds;
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) { rounds.push_back(round); });
+  set("dc1", false);
+  ASSERT_EQ(rounds.size(), 1u);
+  const AnswerRound& round = *rounds[0];
+  ASSERT_EQ(round.size(), 60u);
+  ASSERT_EQ(round.groups().size(), 2u);
+  for (std::size_t g = 0; g < 2; ++g) {
+    const AnswerRound::Group group = round.groups()[g];
+    ASSERT_EQ(group.begin, g * 30);
+    ASSERT_EQ(group.size(), 30u);
+    for (std::uint32_t i = group.begin; i < group.end; ++i) {
+      const AnswerChange ch = round[i];
+      EXPECT_EQ(ch.record, "r" + std::to_string(i - group.begin) + ".example.com./A") << i;
+      EXPECT_EQ(ch.region, g == 0 ? "" : "eu") << i;
+      EXPECT_EQ(ch.to, "entry 1 (dc2)") << i;
+    }
+  }
+  rounds.clear();  // released: the next round reuses it
+  const AnswerRound* reused = &round;
+  set("dc2", false);  // us moves now, from dc2 to dc1 (none healthy: failOpen keeps the first)
+  set("dc1", true);
+  ASSERT_EQ(rounds.size(), 2u);
+  EXPECT_EQ(rounds[0].get(), reused);
+  for (const auto& r : rounds) {
+    std::size_t covered = 0;
+    for (const AnswerRound::Group& group : r->groups()) {
+      EXPECT_EQ(group.begin, covered);
+      covered = group.end;
+      for (std::uint32_t i = group.begin + 1; i < group.end; ++i) {
+        EXPECT_EQ((*r)[i].region, (*r)[group.begin].region);
+        EXPECT_EQ((*r)[i].to, (*r)[group.begin].to);
+        EXPECT_LT((*r)[i - 1].record.size() * 1000 + std::stoi(std::string((*r)[i - 1].record.substr(1))),
+                  (*r)[i].record.size() * 1000 + std::stoi(std::string((*r)[i].record.substr(1))));
+      }
+    }
+    EXPECT_EQ(covered, r->size());
+  }
 }
 
 // Records of one shape decide once per round; a record an operator resumes gets a state of its own
@@ -846,9 +908,10 @@ TEST_F(GtmEngineTest, RegionsWithTheSameOrderShareADecision) {
   EXPECT_EQ(e.units(), 3u);
   audit_.clear();
   set("dc1", false);
-  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
+  // Grouped by region: the three records in no region, then the two geo records in eu.
+  EXPECT_EQ(audit_, (std::vector<std::string>{":entry 0 (dc1)->entry 1 (dc2)", ":entry 0 (dc1)->entry 1 (dc2)",
                                               ":entry 0 (dc1)->entry 1 (dc2)", "eu:entry 0 (dc1)->entry 1 (dc2)",
-                                              ":entry 0 (dc1)->entry 1 (dc2)"}));
+                                              "eu:entry 0 (dc1)->entry 1 (dc2)"}));
   set("dc1", true);
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(last(i, 0), 0u) << i;
