@@ -17,8 +17,8 @@ namespace {
 // A round's changes repeat their texts: every record of one engine unit moves from the same
 // answer to the same answer for the same reason, only the record differs. The parts after the
 // record (log line) and after the subject (journal line) are formatted once per distinct
-// combination and copied for each change; the result is the same text as one
-// append_log_line() and one AuditJournal::to_json() per change.
+// combination and copied for each entry; the result is the same text as one append_log_line()
+// and one AuditJournal::to_json() per entry (a change, or a group with every record listed).
 struct Shared {
   std::string_view region, from, to, reason, cause;
   scenario::SystemTime at{};
@@ -156,10 +156,6 @@ class RoundFormatter {
   std::vector<Shared> cache_;
 };
 
-}  // namespace
-
-namespace {
-
 // The log lines and (with `journal`) the journal lines of `changes` as one round.
 std::pair<std::string, std::string> format_round(const std::vector<scenario::AnswerChange>& changes, bool journal) {
   std::pair<std::string, std::string> out;
@@ -182,12 +178,11 @@ std::string format_answer_journal(const std::vector<scenario::AnswerChange>& cha
 
 namespace {
 
-// Writes a round's lines in chunks of about 64 KiB (whole lines, one write(2) each) from buffers
-// this thread keeps: a round of 30,000 changes neither holds its whole text in memory nor
-// faults in fresh pages for it every time (a group's journal line, which lists every record,
-// is written whole). Small chunks keep each write(2) short: the kernel
-// (without preemption in system calls on Debian's default) gives the CPU to a waking DNS worker
-// only when the writer's system call returns.
+// Writes a round's lines in chunks of about 64 KiB of whole lines (a group's journal line, which
+// lists every record, can be bigger) from buffers this thread keeps: a round of 30,000 changes
+// neither holds its whole text in memory nor faults in fresh pages for it every time. Each
+// write(2) takes at most 64 KiB: the kernel (without preemption in system calls on Debian's
+// default) gives the CPU to a waking DNS worker only when the writer's system call returns.
 void write_round(const scenario::AnswerRound& changes, AuditJournal* journal) {
   constexpr std::size_t kChunk = 64u << 10;
   static thread_local std::string log, json;

@@ -147,6 +147,7 @@ std::optional<AuditEntry> AuditJournal::from_json(std::string_view line) {
       if (!r.IsString()) return std::nullopt;
       e.records.emplace_back(r.GetString(), r.GetStringLength());
     }
+    if (e.records.size() > e.count) return std::nullopt;
   }
   auto t = parse_rfc3339(at);
   if (!t || e.kind.empty()) return std::nullopt;
@@ -210,9 +211,12 @@ void AuditJournal::write_now(std::string_view lines) {
   if (fd_ < 0 || lines.empty()) return;
   if (file_bytes_ + lines.size() > max_bytes_ && file_bytes_ > 0) rotate();
   if (fd_ < 0) return;
+  // At most 64 KiB per write(2), whatever was asked (a group's entry lists every record): the
+  // kernel gives the CPU to a waking DNS worker only between system calls.
+  constexpr std::size_t kMaxWrite = 64u << 10;
   std::size_t off = 0;
   while (off < lines.size()) {
-    const ssize_t n = ::write(fd_, lines.data() + off, lines.size() - off);
+    const ssize_t n = ::write(fd_, lines.data() + off, std::min(lines.size() - off, kMaxWrite));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       std::lock_guard lock(error_mutex_);

@@ -253,10 +253,11 @@ TEST(AnswerLog, ABigGroupIsOneLineAndOneEntry) {
   EXPECT_EQ(e->reason, "entry 1 (dc2) is the first healthy entry (health change)");
   EXPECT_EQ(e->by, "pipeline");
   EXPECT_EQ(AuditJournal::to_json(*e) + "\n", journal);
-  // A count without records, records without a count, a count of one: not an entry.
+  // Records without a count, a count of one, more records than the count: not an entry.
   EXPECT_FALSE(AuditJournal::from_json(R"({"at":"2026-11-23T10:00:00.000Z","kind":"answer","subject":"x","count":1,"records":["x"]})"));
   EXPECT_FALSE(AuditJournal::from_json(R"({"at":"2026-11-23T10:00:00.000Z","kind":"answer","subject":"x","records":["x","y"]})"));
   EXPECT_FALSE(AuditJournal::from_json(R"({"at":"2026-11-23T10:00:00.000Z","kind":"answer","subject":"x","count":2,"records":[1,2]})"));
+  EXPECT_FALSE(AuditJournal::from_json(R"({"at":"2026-11-23T10:00:00.000Z","kind":"answer","subject":"x","count":2,"records":["x","y","z"]})"));
   EXPECT_TRUE(AuditJournal::from_json(R"({"at":"2026-11-23T10:00:00.000Z","kind":"answer","subject":"x","count":2,"records":["x","y"]})"));
 }
 
