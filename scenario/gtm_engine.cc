@@ -597,12 +597,18 @@ void GtmEngine::report(const std::string& cause, SystemTime now) {
       t.reason = reason(u, scratch);
       t.cause = cause;
       t.at = now;
-      u.texts = static_cast<std::uint32_t>(texts++);
+      // Units that say the same (records of other shapes moving between the same DCs for the
+      // same reason) share texts: per unit, not per change.
+      scratch.assign(t.from).append(1, '\n').append(t.to).append(1, '\n').append(t.reason);
+      const auto [same, added] = round_texts_.try_emplace(scratch, static_cast<std::uint32_t>(texts));
+      if (added) ++texts;
+      u.texts = same->second;
       u.texts_round = round_;
     }
     round->changes_.push_back(AnswerRound::Change{m.record, m.region, u.texts});
   }
   moved_.clear();
+  round_texts_.clear();
   // The texts beyond this round's are kept (their strings' memory) only while few.
   if (round->texts_.size() > std::max<std::size_t>(texts, 64)) round->texts_.resize(texts);
   round->group_changes();

@@ -346,6 +346,9 @@ class GtmEngine {
   std::vector<std::uint32_t> slot_unit_;         // [record * regions_ + region] -> units_ index
   std::vector<std::uint32_t> choices_;           // [record * regions_ + region]
   std::uint64_t round_ = 0;                      // selection rounds so far
+  // report()'s: this round's texts by content ("from\nto\nreason"), so that units that say
+  // the same share texts and their records one group in the log and the journal.
+  std::unordered_map<std::string, std::uint32_t> round_texts_;
 
   // Scenarios and DCs by index. Scenarios: those of the config (map order), then any name a
   // record uses that the config lacks (never true).

@@ -796,6 +796,37 @@ TEST_F(GtmEngineTest, ARoundsChangesComeInGroupsInRecordOrder) {
   }
 }
 
+// Records of two shapes (the second half has fallback records) decide in two units, but moving
+// between the same DCs for the same reason they say the same: one group of all 40, in record order.
+TEST_F(GtmEngineTest, UnitsThatSayTheSameShareAGroup) {
+  GtmConfig c;
+  for (int i = 0; i < 40; ++i) {
+    GtmRecord r = www();
+    r.name = "r" + std::to_string(i) + ".example.com.";
+    if (i >= 20) r.fallback = {"203.0.113.9"};
+    c.records.push_back(r);
+  }
+  c.debounce = Millis(0);
+  GtmEngine& e = make(c);
+  set("dc1", true);
+  set("dc2", true);
+  EXPECT_EQ(e.units(), 2u);
+  std::vector<std::shared_ptr<const AnswerRound>> rounds;
+  e.on_audit([&](const std::shared_ptr<const AnswerRound>& round) { rounds.push_back(round); });
+  set("dc1", false);
+  ASSERT_EQ(rounds.size(), 1u);
+  ASSERT_EQ(rounds[0]->groups().size(), 1u);
+  ASSERT_EQ(rounds[0]->groups()[0].size(), 40u);
+  EXPECT_EQ((*rounds[0])[20].record, "r20.example.com./A");
+  EXPECT_EQ((*rounds[0])[39].reason, (*rounds[0])[0].reason);
+  // dc2 fails too: the first half has nothing left but failOpen, the second its fallback records.
+  set("dc2", false);
+  ASSERT_EQ(rounds.size(), 2u);
+  ASSERT_EQ(rounds[1]->groups().size(), 2u);
+  EXPECT_EQ(rounds[1]->groups()[0].size(), 20u);
+  EXPECT_EQ((*rounds[1])[20].to, "fallback");
+}
+
 // Records of one shape decide once per round; a record an operator resumes gets a state of its own
 // and answers apart from the others from then on.
 TEST_F(GtmEngineTest, RecordsOfOneShapeShareADecisionUntilOneIsResumed) {
