@@ -423,27 +423,20 @@ std::shared_ptr<const AnswerRound> AnswerRound::copy_of(const std::vector<Answer
   auto names = std::make_shared<Names>();
   round->changes_.reserve(changes.size());
   names->records.reserve(changes.size());
+  std::unordered_map<std::string, std::uint32_t> texts;  // by content: texts_ index
+  std::string key;
   for (const AnswerChange& c : changes) {
     auto region = std::find(names->regions.begin(), names->regions.end(), c.region);
     if (region == names->regions.end()) region = names->regions.emplace(names->regions.end(), c.region);
-    // Consecutive changes usually share their texts (one unit's records).
-    // Consecutive changes usually share their texts (one unit's records); the last few texts
-    // are looked at, so that changes in alternating regions group too.
-    const auto same = [&c](const Texts& t) {
-      return t.from == c.from && t.to == c.to && t.reason == c.reason && t.cause == c.cause && t.at == c.at;
-    };
-    const std::size_t look = std::min<std::size_t>(round->texts_.size(), 16);
-    std::size_t texts = round->texts_.size();
-    for (std::size_t i = round->texts_.size(); i-- > round->texts_.size() - look;)
-      if (same(round->texts_[i])) {
-        texts = i;
-        break;
-      }
-    if (texts == round->texts_.size())
+    // Changes that say the same share one set of texts, wherever they are in the round.
+    key.assign(c.from).append(1, '\n').append(c.to).append(1, '\n').append(c.reason).append(1, '\n').append(c.cause);
+    key.append(1, '\n').append(std::to_string(c.at.time_since_epoch().count()));
+    const auto [same, added] = texts.try_emplace(key, static_cast<std::uint32_t>(round->texts_.size()));
+    if (added)
       round->texts_.push_back(Texts{std::string(c.from), std::string(c.to), std::string(c.reason), std::string(c.cause), c.at});
     round->changes_.push_back(Change{static_cast<std::uint32_t>(names->records.size()),
                                      static_cast<std::uint32_t>(region - names->regions.begin()),
-                                     static_cast<std::uint32_t>(texts)});
+                                     same->second});
     names->records.emplace_back(c.record);
   }
   round->names_ = std::move(names);
@@ -455,10 +448,19 @@ void AnswerRound::group_changes() {
   groups_.clear();
   const std::size_t regions = std::max<std::size_t>(names_->regions.size(), 1);
   constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  slot_group_.assign(texts_.size() * regions, kNone);
+  // Group by texts x region: a flat table, unless that would be much bigger than the round
+  // (thousands of units moving in hundreds of regions at once), then a map.
+  const std::size_t slots = texts_.size() * regions;
+  const bool flat = slots <= 4 * changes_.size() + 1024;
+  std::unordered_map<std::size_t, std::uint32_t> sparse;
+  if (flat) slot_group_.assign(slots, kNone);
+  auto group_of = [&](const Change& c) -> std::uint32_t& {
+    const std::size_t slot = static_cast<std::size_t>(c.texts) * regions + c.region;
+    return flat ? slot_group_[slot] : sparse.try_emplace(slot, kNone).first->second;
+  };
   // Count each group's changes; groups are numbered in the order they first appear.
   for (const Change& c : changes_) {
-    std::uint32_t& g = slot_group_[static_cast<std::size_t>(c.texts) * regions + c.region];
+    std::uint32_t& g = group_of(c);
     if (g == kNone) {
       g = static_cast<std::uint32_t>(groups_.size());
       groups_.push_back(Group{0, 0});
@@ -476,7 +478,7 @@ void AnswerRound::group_changes() {
     at += n;
   }
   sorted_.resize(changes_.size());
-  for (const Change& c : changes_) sorted_[groups_[slot_group_[static_cast<std::size_t>(c.texts) * regions + c.region]].end++] = c;
+  for (const Change& c : changes_) sorted_[groups_[group_of(c)].end++] = c;
   changes_.swap(sorted_);
 }
 

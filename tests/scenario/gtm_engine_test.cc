@@ -827,6 +827,36 @@ TEST_F(GtmEngineTest, UnitsThatSayTheSameShareAGroup) {
   EXPECT_EQ((*rounds[1])[20].to, "fallback");
 }
 
+// A copied round groups changes by what they say, wherever they are: 600 changes in 300 regions
+// with 300 reasons (more texts x regions than a flat table takes) are 300 groups of 2.
+TEST(AnswerRound, ACopiedRoundGroupsChangesThatSayTheSameWhereverTheyAre) {
+  const SystemTime at = SystemTime{} + std::chrono::hours(490'000);
+  std::vector<std::string> records, regions, reasons;
+  for (int i = 0; i < 600; ++i) records.push_back("r" + std::to_string(i) + ".example.com./A");
+  for (int i = 0; i < 300; ++i) {
+    regions.push_back("region" + std::to_string(i));
+    reasons.push_back("reason " + std::to_string(i));
+  }
+  std::vector<AnswerChange> changes;
+  for (std::size_t i = 0; i < 600; ++i)
+    changes.push_back({records[i], regions[i % 300], "entry 0 (dc1)", "entry 1 (dc2)", reasons[i % 300], "health change", at});
+  const auto round = AnswerRound::copy_of(changes);
+  ASSERT_EQ(round->size(), 600u);
+  ASSERT_EQ(round->groups().size(), 300u);
+  for (std::uint32_t g = 0; g < 300; ++g) {
+    const AnswerRound::Group group = round->groups()[g];
+    ASSERT_EQ(group.begin, 2 * g);
+    ASSERT_EQ(group.size(), 2u);
+    EXPECT_EQ((*round)[group.begin].record, records[g]);
+    EXPECT_EQ((*round)[group.begin + 1].record, records[g + 300]);
+    EXPECT_EQ((*round)[group.begin + 1].region, regions[g]);
+    EXPECT_EQ((*round)[group.begin + 1].reason, reasons[g]);
+  }
+  // The same at another time is another group.
+  changes[300].at = at + std::chrono::milliseconds(1);
+  EXPECT_EQ(AnswerRound::copy_of(changes)->groups().size(), 301u);
+}
+
 // Records of one shape decide once per round; a record an operator resumes gets a state of its own
 // and answers apart from the others from then on.
 TEST_F(GtmEngineTest, RecordsOfOneShapeShareADecisionUntilOneIsResumed) {
