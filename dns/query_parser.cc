@@ -125,6 +125,29 @@ bool parse_opt(std::uint16_t cls, std::uint32_t ttl, const std::uint8_t* rdata, 
   return true;
 }
 
+// A TSIG RDATA that can be interpreted (RFC 8945 §4.2): an uncompressed algorithm name of at
+// most 255 octets, time signed (6), fudge (2), MAC size and MAC, original ID (2), error (2),
+// other length and other data, filling the RDATA exactly. One that cannot is FORMERR (§5.2).
+bool tsig_rdata_ok(const std::uint8_t* rdata, std::size_t rdlen) {
+  std::size_t pos = 0;
+  for (;;) {
+    if (pos >= rdlen) return false;
+    const std::uint8_t label = rdata[pos];
+    if ((label & kLabelTypeMask) != 0) return false;
+    pos += 1 + label;
+    if (pos > kMaxNameWire) return false;
+    if (label == 0) break;
+  }
+  if (rdlen - pos < 10) return false;                // time signed, fudge, MAC size
+  const std::size_t mac = load_u16(rdata + pos + 8);
+  pos += 10;
+  if (rdlen - pos < mac + 6) return false;           // MAC, original ID, error, other length
+  pos += mac;
+  const std::size_t other = load_u16(rdata + pos + 4);
+  pos += 6;
+  return rdlen - pos == other;
+}
+
 // Walks every record after the question. Returns false on any structural error.
 bool parse_records(WireReader& r, std::uint16_t an, std::uint16_t ns, std::uint16_t ar, ParsedQuery& q) {
   const std::uint32_t total = std::uint32_t{an} + ns + ar;
@@ -144,6 +167,7 @@ bool parse_records(WireReader& r, std::uint16_t an, std::uint16_t ns, std::uint1
       if (!parse_opt(cls, ttl, rdata, rdlen, q.edns)) return false;
     } else if (type == rrtype::kTsig) {
       if (!additional || i + 1 != total || cls != rrclass::kAny) return false;  // row 61
+      if (!tsig_rdata_ok(rdata, rdlen)) return false;
       q.tsig.offset = start;
       q.tsig.length = r.pos() - start;
     }

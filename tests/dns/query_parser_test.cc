@@ -195,5 +195,45 @@ TEST(QueryParser, TsigMustBeLastWithClassAny) {
   EXPECT_EQ(parse(m).outcome, ParseOutcome::kFormErr);
 }
 
+// A TSIG whose RDATA cannot be interpreted is FORMERR (RFC 8945 §5.2), not NOTAUTH with a TSIG
+// built from it: found by the query_response fuzzer, whose TSIG had a 450-octet algorithm name.
+TEST(QueryParser, TsigWithUninterpretableRdataIsFormErr) {
+  // The RR after the question: key "k", TSIG, ANY, ttl 0, then `rdata` with its length.
+  auto with_tsig = [](const std::vector<std::uint8_t>& rdata) {
+    auto m = make_query("a.example.com", 1);
+    m[11] = 1;
+    m.insert(m.end(), {1, 'k', 0, 0, 250, 0, 255, 0, 0, 0, 0, static_cast<std::uint8_t>(rdata.size() >> 8),
+                       static_cast<std::uint8_t>(rdata.size())});
+    m.insert(m.end(), rdata.begin(), rdata.end());
+    return m;
+  };
+  // alg "a", time(6), fudge(2), MAC size 2 and MAC, id, error, other length 1 and other data.
+  const std::vector<std::uint8_t> good = {1, 'a', 0, 0, 0, 0, 0, 0, 1, 1, 44, 0, 2, 7, 7, 0x12, 0x34, 0, 0, 0, 1, 9};
+  EXPECT_EQ(parse(with_tsig(good)).outcome, ParseOutcome::kTsig);
+
+  std::vector<std::uint8_t> long_alg;  // 128 labels of one octet: 257 octets with the root
+  for (int i = 0; i < 128; ++i) long_alg.insert(long_alg.end(), {1, 'x'});
+  long_alg.push_back(0);
+  long_alg.insert(long_alg.end(), good.begin() + 3, good.end());
+  std::vector<std::uint8_t> max_alg(long_alg.begin() + 2, long_alg.end());  // 255 octets: fine
+  EXPECT_EQ(parse(with_tsig(max_alg)).outcome, ParseOutcome::kTsig);
+  EXPECT_EQ(parse(with_tsig(long_alg)).outcome, ParseOutcome::kFormErr);
+
+  auto changed = [&](std::size_t at, std::uint8_t v) {
+    auto r = good;
+    r[at] = v;
+    return r;
+  };
+  EXPECT_EQ(parse(with_tsig(changed(0, 0xC0))).outcome, ParseOutcome::kFormErr);   // compressed algorithm
+  EXPECT_EQ(parse(with_tsig(changed(12, 9))).outcome, ParseOutcome::kFormErr);     // MAC past the end
+  EXPECT_EQ(parse(with_tsig(changed(20, 2))).outcome, ParseOutcome::kFormErr);     // other data past the end
+  EXPECT_EQ(parse(with_tsig(changed(20, 0))).outcome, ParseOutcome::kFormErr);     // bytes left over
+  EXPECT_EQ(parse(with_tsig({1, 'a'})).outcome, ParseOutcome::kFormErr);           // name runs off the end
+  EXPECT_EQ(parse(with_tsig({1, 'a', 0, 0, 0, 0})).outcome, ParseOutcome::kFormErr);  // fields cut short
+  EXPECT_EQ(parse(with_tsig({})).outcome, ParseOutcome::kFormErr);
+  // And a normal query after them all.
+  EXPECT_EQ(parse(make_query("a.example.com", 1)).outcome, ParseOutcome::kQuery);
+}
+
 }  // namespace
 }  // namespace pharos::dns

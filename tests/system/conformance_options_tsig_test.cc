@@ -165,6 +165,28 @@ TEST_F(Conformance, Row61_MisplacedTsigFormErr) {
       {"two TSIGs", 2,
        [&](std::uint16_t id) { return concat(tsig_rr("key.example", id), tsig_rr("key.example", id)); }},
       {"TSIG class IN", 1, [&](std::uint16_t id) { return tsig_rr("key.example", id, rrclass::kIn); }},
+      // RFC 8945 §5.2: a TSIG that cannot be interpreted. Its algorithm name has 160 labels
+      // (more than 255 octets); the fuzzer found that this was echoed into a NOTAUTH response
+      // no client could parse.
+      {"TSIG algorithm name over 255 octets", 1,
+       [&](std::uint16_t id) {
+         Bytes rdata;
+         for (int i = 0; i < 160; ++i) rdata.insert(rdata.end(), {1, 'x'});
+         rdata.push_back(0);
+         rdata.insert(rdata.end(), {0, 0, 0, 0, 0, 1, 1, 44, 0, 0, static_cast<std::uint8_t>(id >> 8),
+                                    static_cast<std::uint8_t>(id), 0, 0, 0, 0});
+         return rr("key.example", rrtype::kTsig, rrclass::kAny, 0, rdata);
+       }},
+      {"TSIG MAC past its RDATA", 1,
+       [&](std::uint16_t id) {
+         Bytes t = tsig_rr("key.example", id);
+         t.resize(t.size() - 10);  // cut into the MAC
+         const std::size_t rdlen_at = std::string_view("\003key\007example").size() + 1 + 8;
+         const std::size_t rdlen = t.size() - rdlen_at - 2;
+         t[rdlen_at] = static_cast<std::uint8_t>(rdlen >> 8);
+         t[rdlen_at + 1] = static_cast<std::uint8_t>(rdlen);
+         return t;
+       }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
