@@ -281,30 +281,6 @@ void AuditJournal::append(AuditEntry entry) {
   remember(std::move(entry));
 }
 
-void AuditJournal::append(std::vector<AuditEntry> entries) {
-  if (to_file_ && !entries.empty()) {
-    // One buffer for the round; the entries of a round share their time, formatted once.
-    rapidjson::StringBuffer b;
-    b.Reserve(entries.size() * 256);
-    rapidjson::Writer<rapidjson::StringBuffer> w(b);
-    scenario::SystemTime at_time = entries.front().at;
-    std::string at = scenario::rfc3339(at_time);
-    for (const auto& e : entries) {
-      if (e.at != at_time) {
-        at_time = e.at;
-        at = scenario::rfc3339(at_time);
-      }
-      w.Reset(b);
-      write_entry(w, e, at);
-      b.Put('\n');
-    }
-    write_lines(std::string_view(b.GetString(), b.GetSize()));
-  }
-  // Only the newest keep_recent_ stay in memory.
-  const std::size_t skip = entries.size() > keep_recent_ ? entries.size() - keep_recent_ : 0;
-  for (std::size_t i = skip; i < entries.size(); ++i) remember(std::move(entries[i]));
-}
-
 void AuditJournal::append_lines(std::string_view lines) { write_lines(lines); }
 
 std::vector<AuditEntry> AuditJournal::recent(std::size_t limit) const {

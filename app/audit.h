@@ -84,12 +84,10 @@ class AuditJournal {
   // Appends one entry: to memory, and to the file with a single write(2). A failed write is
   // reported once (`write_error()`), then retried with the next entry.
   void append(AuditEntry entry);
-  // Appends several entries (one selection round) with a single write(2): the same lines as
-  // append() of each in turn.
-  void append(std::vector<AuditEntry> entries);
-  // Appends lines that are to_json() of entries, one per line, with a single write(2) (rotating
-  // like append()), to the file only: for a round of thousands of answer changes formatted from
-  // shared parts, whose entries remember_round() keeps in memory.
+  // Appends lines that are to_json() of entries, one per line, to the file only (rotating like
+  // append(), never between two of these lines; write(2)s of at most 64 KiB): for a round of
+  // thousands of answer changes formatted from shared parts, whose entries remember_round()
+  // keeps in memory.
   void append_lines(std::string_view lines);
   // Keeps a selection round's answer changes in memory (answer_entry() of each): the newest
   // keep_recent() of them, as references into the round until read or until the next round

@@ -86,44 +86,6 @@ TEST(AuditJournal, AnUnopenableFileSaysWhyAndMemoryStillWorks) {
   EXPECT_EQ(j.recent(5).size(), 1u);
 }
 
-// One selection round is one write: the same lines, in the same order, as one append() each.
-TEST(AuditJournal, ABatchWritesTheSameLinesAsOneAppendEach) {
-  test::TempDir dir;
-  AuditJournal one(dir.file("one.jsonl")), batch(dir.file("batch.jsonl"));
-  ASSERT_FALSE(one.open());
-  ASSERT_FALSE(batch.open());
-  std::vector<AuditEntry> entries;
-  for (int i = 0; i < 50; ++i) {
-    one.append(entry(i));
-    entries.push_back(entry(i));
-  }
-  batch.append(std::move(entries));
-  EXPECT_FALSE(batch.write_error());
-  auto text = [](const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
-  const std::string written = text(dir.file("batch.jsonl"));
-  EXPECT_EQ(written, text(dir.file("one.jsonl")));
-  EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 50);
-  ASSERT_EQ(batch.recent(100).size(), 50u);
-  EXPECT_EQ(batch.recent(100).front().reason, entry(0).reason);
-  EXPECT_EQ(batch.recent(100).back().reason, entry(49).reason);
-
-  // The in-memory window keeps the newest of a batch larger than itself.
-  AuditJournal small(dir.file("small.jsonl"), AuditJournal::kDefaultMaxBytes, 3);
-  ASSERT_FALSE(small.open());
-  std::vector<AuditEntry> ten;
-  for (int i = 0; i < 10; ++i) ten.push_back(entry(i));
-  small.append(std::move(ten));
-  ASSERT_EQ(small.size(), 3u);
-  EXPECT_EQ(small.recent(3).front().reason, entry(7).reason);
-  // And after a restart the file gives all ten back.
-  AuditJournal again(dir.file("small.jsonl"));
-  ASSERT_FALSE(again.open());
-  EXPECT_EQ(again.recent(100).size(), 10u);
-}
-
 // What the log and the journal file must hold for a round, built the slow way: the changes
 // grouped by what they say (in order of first appearance, records in order), a log_info() and a
 // to_json() per change of a small group, one of each (every record in the journal) per bigger one.
